@@ -1,0 +1,129 @@
+"""Request and response bodies of the HTTP API (OpenAPI examples included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "papers"}]})
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    model: str | None = Field(None, max_length=512, description="sentence-transformers name or local path")
+    index_kind: str | None = Field(
+        None, description="exact | faiss_hnsw | faiss_ivf | hnswlib; default by size"
+    )
+    index_params: dict[str, Any] | None = None
+
+
+class CollectionOut(BaseModel):
+    name: str
+    modality: str
+    model: str
+    dimension: int
+    model_version: str
+    index_kind: str
+    index_params: dict[str, Any]
+    documents: int
+    chunks: int
+    indexed_vectors: int
+    created_at: str
+    options: dict[str, Any] = {}
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=512)
+    text: str = Field(min_length=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    vector: list[float] | None = Field(None, description="precomputed vector; skips embedding")
+
+
+class DocumentBatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "documents": [
+                        {
+                            "id": "doc-1",
+                            "text": "Vaccines train the immune system.",
+                            "metadata": {"year": 2021, "lang": "en"},
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    documents: list[DocumentIn] = Field(min_length=1)
+
+
+class IngestOut(BaseModel):
+    added: int
+    updated: int
+    unchanged: int
+    failed: int
+    pruned: int
+    chunks_embedded: int
+    errors: list[str]
+
+
+class DocumentOut(BaseModel):
+    id: str
+    source_uri: str | None
+    content_hash: str
+    metadata: dict[str, Any]
+    created_at: str
+    updated_at: str
+    chunks: int
+    text: str | None = None
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class SearchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"query": "how do vaccines work", "k": 5, "filter": {"year": {"$gte": 2000}}},
+                {"vector": [0.1, 0.2, 0.3], "k": 3},
+            ]
+        },
+    )
+
+    query: str | None = Field(None, description="text to search by meaning")
+    vector: list[float] | None = Field(None, description="a raw query vector of the collection's dimension")
+    k: int = Field(10, ge=1)
+    filter: dict[str, Any] | None = Field(
+        None, description='metadata filter: {"f": v}, {"f": {"$in": [..]}}, {"f": {"$gte": 1, "$lt": 5}}'
+    )
+    group_by_document: bool = True
+
+
+class HitOut(BaseModel):
+    id: str
+    score: float
+    text: str
+    chunk: int
+    char_start: int
+    char_end: int
+    source_uri: str | None
+    metadata: dict[str, Any]
+    mode: str
+
+
+class SearchOut(BaseModel):
+    hits: list[HitOut]
+    mode: str
+    took_ms: float

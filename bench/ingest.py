@@ -1,0 +1,80 @@
+"""Ingest throughput: the latentspace pipeline vs raw ``model.encode`` on the same texts, one run.
+
+    python bench/ingest.py --corpus ../shared/data/beir-scifact/corpus.jsonl [--limit N]
+
+Both sides use the same loaded model, batch size and texts (title + text, as the reader builds them).
+The pipeline side reads the JSONL with the product's reader, chunks to the model's token limit,
+embeds, writes SQLite rows and the index, exactly as ``latentspace ingest`` does (model loading excluded
+on both sides). The CLI's own wall time, model load included, is reported too when --cli is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=Path(os.environ.get("LATENTSPACE_BENCH_CORPUS", "../shared/data/beir-scifact/corpus.jsonl")),
+    )
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--cli", action="store_true", help="also time the real CLI in a subprocess")
+    args = parser.parse_args()
+
+    from core.engine import Engine
+    from core.settings import Settings
+    from ingest.readers import TableOptions, read_path
+    from store.migrate import upgrade
+
+    docs = [d for d in read_path(args.corpus, TableOptions()) if hasattr(d, "text")]
+    if args.limit:
+        docs = docs[: args.limit]
+    texts = [d.text for d in docs]
+    tmp = Path(tempfile.mkdtemp(prefix="ls-ingest-"))
+    settings = Settings(data_dir=tmp, _env_file=None, embed_batch_size=args.batch_size)
+    upgrade(settings.resolved_database_url())
+    engine = Engine(settings)
+    engine.create_collection("bench")
+    embedder = engine.embedders.get(settings.default_model)
+    embedder.embed_documents(["warm up"])
+
+    start = time.perf_counter()
+    embedder._model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True)
+    raw_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    report = engine.ingest("bench", iter(docs))
+    pipe_s = time.perf_counter() - start
+    engine.close()
+
+    print(f"{len(docs)} documents, {report.chunks_embedded} chunks embedded by the pipeline")
+    print(f"raw model.encode      : {len(docs) / raw_s:8.1f} docs/s  ({raw_s:.1f} s)")
+    print(f"latentspace pipeline  : {len(docs) / pipe_s:8.1f} docs/s  ({pipe_s:.1f} s)")
+    print(f"ratio pipeline / raw  : {raw_s / pipe_s:.3f}")
+    if args.cli:
+        env = dict(os.environ, LATENTSPACE_DATA_DIR=str(tmp / "cli"))
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "core.cli", "ingest", str(args.corpus), "-c", "cli"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        cli_s = time.perf_counter() - start
+        print(f"latentspace ingest CLI: {len(docs) / cli_s:8.1f} docs/s wall, model load included")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The ``latentspace`` command line: thin commands that parse, call the Engine, and render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from core.cli_common import console, json_option, open_engine, run
+from core.cli_ingest import ingest
+from core.settings import get_settings
+
+app = typer.Typer(help="latentspace: embedding search and latent-space models.", no_args_is_help=True)
+collections_app = typer.Typer(help="Create, list and delete collections.", no_args_is_help=True)
+index_app = typer.Typer(help="Vector index maintenance.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(collections_app, name="collections")
+app.add_typer(index_app, name="index")
+app.add_typer(db_app, name="db")
+app.command()(ingest)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to the configured database."""
+    from store.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+    console.print(f"database at head: {settings.resolved_database_url()}")
+
+
+@collections_app.command("create")
+def collections_create(
+    name: str,
+    model: Annotated[str | None, typer.Option(help="sentence-transformers name or local path")] = None,
+    index: Annotated[str | None, typer.Option(help="exact | faiss_hnsw | faiss_ivf | hnswlib")] = None,
+    params: Annotated[str | None, typer.Option(help="index parameters as JSON, e.g. '{\"M\": 32}'")] = None,
+) -> None:
+    """Create a collection."""
+    engine = open_engine()
+    index_params = json_option(params, "--params")
+    info = run(
+        lambda: engine.create_collection(name, model=model, index_kind=index, index_params=index_params)
+    )
+    console.print(f"created {info.name}: model={info.model} dim={info.dimension} index={info.index_kind}")
+
+
+@collections_app.command("list")
+def collections_list() -> None:
+    """List collections with their counts."""
+    engine = open_engine()
+    table = Table("name", "documents", "chunks", "model", "dim", "index")
+    for info in engine.list_collections():
+        table.add_row(
+            info.name, str(info.documents), str(info.chunks), info.model, str(info.dimension), info.index_kind
+        )
+    console.print(table)
+
+
+@collections_app.command("delete")
+def collections_delete(
+    name: str, yes: Annotated[bool, typer.Option("--yes", help="do not ask")] = False
+) -> None:
+    """Delete a collection with all its documents and index files."""
+    engine = open_engine()
+    if not yes and not typer.confirm(f"delete collection {name!r} and all its documents?"):
+        raise typer.Exit(1)
+    run(lambda: engine.delete_collection(name))
+    console.print(f"deleted {name}")
+
+
+@index_app.command("rebuild")
+def index_rebuild(collection: Annotated[str, typer.Option("--collection", "-c")]) -> None:
+    """Rebuild a collection's vector index from the vectors stored in the database."""
+    engine = open_engine()
+    count = run(lambda: engine.rebuild_index(collection))
+    console.print(f"rebuilt index of {collection}: {count} vectors")
+
+
+@app.command()
+def search(
+    query: str,
+    collection: Annotated[str, typer.Option("--collection", "-c")],
+    k: Annotated[int, typer.Option("-k", "--k")] = 10,
+    filter_: Annotated[str | None, typer.Option("--filter", help="metadata filter as JSON")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Search a collection by meaning."""
+    from core.search import SearchRequest
+
+    engine = open_engine()
+    request = SearchRequest(query=query, k=k, filter=json_option(filter_, "--filter"))
+    result = run(lambda: engine.search(collection, request))
+    if as_json:
+        from dataclasses import asdict
+
+        print(json.dumps({"hits": [asdict(h) for h in result.hits], "mode": result.mode}, indent=2))
+        return
+    table = Table("#", "score", "id", "text", show_lines=False)
+    for rank, hit in enumerate(result.hits, 1):
+        snippet = " ".join(hit.text.split())
+        table.add_row(
+            str(rank), f"{hit.score:.3f}", hit.id, snippet[:160] + ("…" if len(snippet) > 160 else "")
+        )
+    console.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    from api.app import create_app
+
+    engine = open_engine()
+    settings = engine.settings
+    host, port = host or settings.host, port or settings.port
+    console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    app(prog_name="latentspace")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

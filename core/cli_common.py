@@ -1,0 +1,50 @@
+"""Shared pieces of the CLI: consoles, engine start-up, error rendering."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+
+from core.errors import LatentspaceError
+from core.settings import get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def open_engine():  # noqa: ANN201
+    """Apply migrations, then build the Engine (both cheap when already current)."""
+    from core.engine import Engine
+    from store.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+    return Engine(settings)
+
+
+def run(func):  # noqa: ANN001, ANN201
+    """Turn LatentspaceError into a one-line message and a non-zero exit."""
+    try:
+        return func()
+    except LatentspaceError as exc:
+        raise fail(exc.message) from None
+
+
+def json_option(value: str | None, flag: str) -> dict | None:
+    if value is None:
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise fail(f"{flag} is not valid JSON: {exc.msg}") from None
+    if not isinstance(parsed, dict):
+        raise fail(f"{flag} must be a JSON object")
+    return parsed

@@ -1,0 +1,121 @@
+"""``latentspace ingest``: files, folders and stdin into a collection, with progress and a summary."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.cli_common import console, err_console, fail, open_engine, run
+from core.errors import LatentspaceError, UnreadableFile
+
+
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="files, folders, or - for standard input")],
+    collection: Annotated[str, typer.Option("--collection", "-c", help="created with defaults if missing")],
+    include: Annotated[list[str] | None, typer.Option(help="glob of files to take (repeatable)")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="glob of files to skip (repeatable)")] = None,
+    prune: Annotated[bool, typer.Option(help="delete documents whose source files are gone")] = False,
+    text_field: Annotated[list[str] | None, typer.Option(help="jsonl/csv text field(s)")] = None,
+    id_field: Annotated[str, typer.Option(help="jsonl/csv id field")] = "_id",
+    metadata_field: Annotated[list[str] | None, typer.Option(help="jsonl/csv metadata field(s)")] = None,
+    stdin_format: Annotated[str, typer.Option(help="format of '-': text | jsonl | csv")] = "text",
+    model: Annotated[str | None, typer.Option(help="model for a new collection")] = None,
+    index: Annotated[str | None, typer.Option(help="index kind for a new collection")] = None,
+) -> None:
+    """Ingest documents: .txt .md .html .pdf .jsonl .csv/.tsv, folders recursively, '-' for stdin."""
+    from ingest.readers import TableOptions, iter_files
+
+    table = TableOptions(
+        text_fields=tuple(text_field or ("title", "text")),
+        id_field=id_field or None,
+        metadata_fields=tuple(metadata_field) if metadata_field else None,
+    )
+    if stdin_format not in ("text", "jsonl", "csv"):
+        raise fail("--stdin-format must be text, jsonl or csv")
+    file_args = [Path(p) for p in paths if p != "-"]
+    missing = [str(p) for p in file_args if not p.exists()]
+    if missing:
+        raise fail(f"no such file or directory: {', '.join(missing)}")
+    engine = open_engine()
+    run(lambda: engine.create_collection(collection, model=model, index_kind=index, exist_ok=True))
+    files = list(iter_files(file_args, include, exclude))
+    seen: set[str] = set()
+    with _progress() as progress:
+        files_task = progress.add_task("files", total=len(files) + (1 if "-" in paths else 0))
+        docs_task = progress.add_task("documents", total=None)
+        stream = _documents(files, "-" in paths, stdin_format, table, seen, progress, files_task)
+        report = run(
+            lambda: engine.ingest(collection, stream, on_progress=lambda n: progress.advance(docs_task, n))
+        )
+    if prune:
+        report.pruned = run(lambda: engine.prune(collection, file_args, seen))
+    _summary(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _documents(files, use_stdin, stdin_format, table, seen, progress, task) -> Iterator:  # noqa: ANN001
+    """Yield documents, and per-file or per-row errors for the engine to count as failures."""
+    from ingest.readers import read_path, read_stream
+
+    for path in files:
+        seen.add(str(path.resolve()))
+        try:
+            yield from read_path(path, table)
+        except UnreadableFile as exc:
+            yield exc
+        except (OSError, LatentspaceError) as exc:
+            yield UnreadableFile(f"{path}: {exc}")
+        progress.advance(task)
+    if use_stdin:
+        yield from read_stream(sys.stdin, "stdin", stdin_format, table)
+        progress.advance(task)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+
+
+class _RateColumn(TextColumn):
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task):  # noqa: ANN001, ANN201
+        from rich.text import Text
+
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:8.1f} {task.description[:4]}/s" if speed else " " * 14, style="cyan")
+
+
+def _summary(report) -> None:  # noqa: ANN001
+    for line in report.errors:
+        err_console.print(f"[red]failed:[/] {escape(line)}", highlight=False)
+    table = Table("added", "updated", "unchanged", "failed", "pruned", "chunks embedded")
+    table.add_row(
+        *(
+            str(v)
+            for v in (
+                report.added,
+                report.updated,
+                report.unchanged,
+                report.failed,
+                report.pruned,
+                report.chunks_embedded,
+            )
+        )
+    )
+    console.print(table)

@@ -1,0 +1,317 @@
+"""The Engine: the one object the API and the CLI call. It ties the store, embedders and indexes.
+
+Writes go to the database first (one SAVEPOINT per document, one commit per batch); the index is
+updated after each commit and saved at the end of a write, so a crash can only leave the index
+behind the database, which the IndexManager repairs on the next load.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
+from core.indexes import IndexManager
+from core.search import SearchRequest, SearchResult, run_search
+from core.settings import Settings
+from index.registry import INDEX_KINDS
+from ingest import pipeline
+from ingest.embedders import Embedder, EmbedderCache
+from ingest.readers import RowError, SourceDocument
+from store import repositories as repo
+from store.models import Collection, Document
+from store.session import create_db_engine, create_session_factory
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass
+class CollectionInfo:
+    name: str
+    modality: str
+    model: str
+    dimension: int
+    model_version: str
+    index_kind: str
+    index_params: dict[str, Any]
+    documents: int
+    chunks: int
+    indexed_vectors: int
+    created_at: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, settings: Settings, embedders: EmbedderCache | None = None) -> None:
+        self.settings = settings
+        self.db = create_db_engine(settings.resolved_database_url())
+        self.sessions = create_session_factory(self.db)
+        self.embedders = embedders or EmbedderCache(settings.embed_batch_size)
+        self.indexes = IndexManager(settings.index_dir(), self.sessions, settings.exact_threshold)
+        self._write_lock = threading.RLock()  # one writer per process; readers never wait for it
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    # -- collections ------------------------------------------------------------------------
+    def create_collection(
+        self,
+        name: str,
+        model: str | None = None,
+        index_kind: str | None = None,
+        index_params: dict[str, Any] | None = None,
+        modality: str = "text",
+        exist_ok: bool = False,
+    ) -> CollectionInfo:
+        if not _NAME.match(name or ""):
+            raise InvalidInput("collection names are 1-128 letters, digits, '_', '-' or '.', starting alnum")
+        kind = index_kind or self.settings.index_kind
+        if kind is not None and kind not in INDEX_KINDS:
+            raise InvalidInput(f"unknown index kind {kind!r}; choose one of {sorted(INDEX_KINDS)}")
+        with self.sessions.begin() as session:
+            existing = repo.find_collection(session, name)
+            if existing is not None:
+                if not exist_ok:
+                    raise CollectionExists(f"collection {name!r} already exists")
+                if model is not None and model != existing.embedder_name:
+                    raise EmbedderMismatch(
+                        f"collection {name!r} uses model {existing.embedder_name!r}, not {model!r}"
+                    )
+                return self._info(session, existing)
+            embedder = self.embedders.get(model or self.settings.default_model)
+            collection = Collection(
+                name=name,
+                modality=modality,
+                embedder_name=embedder.name,
+                embedder_dim=embedder.dim,
+                embedder_version=embedder.version,
+                index_kind=kind,
+                index_params=dict(index_params or self.settings.index_params),
+                options={},
+            )
+            session.add(collection)
+            session.flush()
+            return self._info(session, collection)
+
+    def list_collections(self) -> list[CollectionInfo]:
+        with self.sessions() as session:
+            return [self._info(session, c) for c in repo.list_collections(session)]
+
+    def collection_info(self, name: str) -> CollectionInfo:
+        with self.sessions() as session:
+            return self._info(session, repo.get_collection(session, name))
+
+    def delete_collection(self, name: str) -> None:
+        with self._write_lock, self.sessions.begin() as session:
+            collection = repo.get_collection(session, name)
+            collection_id = collection.id
+            session.delete(collection)
+        self.indexes.drop(collection_id)
+
+    def _info(self, session: Session, collection: Collection) -> CollectionInfo:
+        documents, chunks = repo.collection_counts(session, collection.id)
+        loaded = self.indexes._loaded.get(collection.id)
+        return CollectionInfo(
+            name=collection.name,
+            modality=collection.modality,
+            model=collection.embedder_name,
+            dimension=collection.embedder_dim,
+            model_version=collection.embedder_version,
+            index_kind=loaded.index.kind if loaded else self.indexes.kind_for(collection, chunks),
+            index_params=collection.index_params,
+            documents=documents,
+            chunks=chunks,
+            indexed_vectors=len(loaded.index) if loaded else chunks,
+            created_at=collection.created_at.isoformat(),
+            options=collection.options,
+        )
+
+    def _collection(self, name: str) -> Collection:
+        with self.sessions() as session:
+            return repo.get_collection(session, name)
+
+    def embedder_for(self, collection: Collection) -> Embedder:
+        embedder = self.embedders.get(collection.embedder_name)
+        if embedder.dim != collection.embedder_dim:
+            raise EmbedderMismatch(
+                f"model {collection.embedder_name!r} now gives {embedder.dim}-d vectors; "
+                f"collection {collection.name!r} holds {collection.embedder_dim}-d vectors"
+            )
+        return embedder
+
+    # -- ingestion --------------------------------------------------------------------------
+    def ingest(
+        self,
+        name: str,
+        stream: Iterable[SourceDocument | RowError | LatentspaceError],
+        vectors: dict[str, np.ndarray] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> pipeline.IngestReport:
+        """Ingest documents (and per-row/per-file errors, which are counted as failed)."""
+        collection = self._collection(name)
+        embedder = self.embedder_for(collection)
+        report = pipeline.IngestReport()
+        with self._write_lock:
+            index = self.indexes.get(collection)
+            for batch in pipeline.batched(stream, self.settings.ingest_batch_docs):
+                docs = [d for d in batch if isinstance(d, SourceDocument)]
+                for failure in (d for d in batch if not isinstance(d, SourceDocument)):
+                    report.failed += 1
+                    report.errors.append(_describe(failure))
+                self._ingest_batch(collection, embedder, index, pipeline.prepare(docs, vectors), report)
+                if on_progress:
+                    on_progress(len(batch))
+            self.indexes.save(collection)
+        return report
+
+    def _ingest_batch(self, collection, embedder, index, batch, report) -> None:  # noqa: ANN001
+        with self.sessions() as session:
+            pipeline.classify(session, collection, batch)
+        try:
+            pipeline.chunk_documents(batch, embedder.tokenizer, self._chunk_tokens(embedder), self._overlap())
+        except InvalidInput:  # one bad document must not sink its batch: retry one by one
+            batch = self._drop_unchunkable(batch, embedder, report)
+        report.chunks_embedded += pipeline.embed_chunks(batch, embedder)
+        delta = pipeline.IndexDelta()
+        with self.sessions() as session:
+            with session.begin():
+                for item in batch:
+                    if item.status == "unchanged":
+                        report.count("unchanged")
+                        continue
+                    try:
+                        pipeline.write_document(session, collection, item, delta)
+                        report.count(item.status)
+                    except LatentspaceError as exc:
+                        report.failed += 1
+                        report.errors.append(f"{item.source.external_id}: {exc.message}")
+        self._apply_delta(index, delta)
+
+    def _drop_unchunkable(self, batch, embedder, report) -> list:  # noqa: ANN001
+        kept = []
+        for item in batch:
+            try:
+                pipeline.chunk_documents(
+                    [item], embedder.tokenizer, self._chunk_tokens(embedder), self._overlap()
+                )
+                kept.append(item)
+            except InvalidInput as exc:
+                report.failed += 1
+                report.errors.append(exc.message)
+        return kept
+
+    def _apply_delta(self, index, delta: pipeline.IndexDelta) -> None:  # noqa: ANN001
+        if delta.removed_ids:
+            index.remove(np.asarray(delta.removed_ids, dtype=np.int64))
+        if delta.added_ids:
+            index.add(np.asarray(delta.added_ids, dtype=np.int64), np.vstack(delta.added_vectors))
+
+    def _chunk_tokens(self, embedder: Embedder) -> int:
+        limit = embedder.max_tokens
+        return min(self.settings.chunk_tokens or limit, limit)
+
+    def _overlap(self) -> int:
+        return self.settings.chunk_overlap
+
+    def prune(self, name: str, roots: list[Path], seen_sources: set[str]) -> int:
+        """Delete documents read from files under ``roots`` whose files are gone."""
+        resolved = [str(r.resolve()) for r in roots if r.is_dir()]
+        collection = self._collection(name)
+        with self.sessions() as session:
+            rows = repo.documents_with_source_prefixes(session, collection.id)
+        gone = []
+        for _doc_id, external_id, uri in rows:
+            path = uri.split("#", 1)[0]
+            under = any(path == r or path.startswith(r.rstrip("/") + "/") for r in resolved)
+            if under and path not in seen_sources and not Path(path).exists():
+                gone.append(external_id)
+        for external_id in gone:
+            self.delete_document(name, external_id, save=False)
+        if gone:
+            self.indexes.save(collection)
+        return len(gone)
+
+    # -- documents --------------------------------------------------------------------------
+    def delete_document(self, name: str, external_id: str, save: bool = True) -> None:
+        collection = self._collection(name)
+        with self._write_lock:
+            index = self.indexes.get(collection)
+            with self.sessions.begin() as session:
+                doc = repo.documents_by_external_id(session, collection.id, [external_id]).get(external_id)
+                if doc is None:
+                    raise DocumentNotFound(f"document {external_id!r} not found in {name!r}")
+                removed = repo.delete_chunks_of_document(session, doc.id)
+                session.delete(doc)
+            index.remove(np.asarray(removed, dtype=np.int64))
+            if save:
+                self.indexes.save(collection)
+
+    def get_document(self, name: str, external_id: str) -> dict[str, Any]:
+        collection = self._collection(name)
+        with self.sessions() as session:
+            doc = repo.documents_by_external_id(session, collection.id, [external_id]).get(external_id)
+            if doc is None:
+                raise DocumentNotFound(f"document {external_id!r} not found in {name!r}")
+            return document_view(doc, with_text=True)
+
+    def list_documents(self, name: str, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        collection = self._collection(name)
+        with self.sessions() as session:
+            docs = repo.list_documents(session, collection.id, offset, limit)
+            total, _ = repo.collection_counts(session, collection.id)
+            return [document_view(d, with_text=False) for d in docs], total
+
+    # -- search and maintenance -------------------------------------------------------------
+    def search(self, name: str, request: SearchRequest) -> SearchResult:
+        collection = self._collection(name)
+        return run_search(self, collection, request)
+
+    def rebuild_index(self, name: str) -> int:
+        collection = self._collection(name)
+        with self._write_lock:
+            return len(self.indexes.rebuild(collection))
+
+    def check_index(self, name: str) -> int:
+        """Load (repairing if needed) and return the number of indexed vectors."""
+        return len(self.indexes.get(self._collection(name)))
+
+
+def document_view(doc: Document, with_text: bool) -> dict[str, Any]:
+    view = {
+        "id": doc.external_id,
+        "source_uri": doc.source_uri,
+        "content_hash": doc.content_hash,
+        "metadata": doc.metadata_,
+        "created_at": doc.created_at.isoformat(),
+        "updated_at": doc.updated_at.isoformat(),
+        "chunks": len(doc.chunks),
+    }
+    if with_text:
+        view["text"] = join_chunks(doc.chunks)
+    return view
+
+
+def join_chunks(chunks: list) -> str:  # noqa: ANN001
+    """Rebuild a document's text from its overlapping chunk spans (gaps were whitespace)."""
+    if not chunks:
+        return ""
+    buffer = [" "] * max(c.char_end for c in chunks)
+    for chunk in chunks:
+        buffer[chunk.char_start : chunk.char_end] = chunk.text
+    return "".join(buffer).strip()
+
+
+def _describe(failure: RowError | LatentspaceError) -> str:
+    if isinstance(failure, RowError):
+        return pipeline.describe_row_error(failure)
+    return failure.message

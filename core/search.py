@@ -1,0 +1,112 @@
+"""Dense search over a collection: validate, embed, (filter), query the index, group, hydrate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.errors import InvalidInput
+from ingest.pipeline import normalise
+from store import repositories as repo
+from store.models import Collection
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+
+@dataclass
+class SearchRequest:
+    query: str | None = None
+    vector: list[float] | None = None
+    k: int = 10
+    filter: dict[str, Any] | None = None
+    group_by_document: bool = True
+
+
+@dataclass
+class Hit:
+    id: str  # the document's external id
+    score: float  # cosine similarity
+    text: str  # the best-matching chunk
+    chunk: int
+    char_start: int
+    char_end: int
+    source_uri: str | None
+    metadata: dict[str, Any]
+    mode: str = "dense"
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit] = field(default_factory=list)
+    mode: str = "dense"
+    total_candidates: int | None = None
+
+
+def validate(request: SearchRequest, max_k: int, max_query_chars: int) -> None:
+    if (request.query is None) == (request.vector is None):
+        raise InvalidInput("give exactly one of 'query' (text) or 'vector'")
+    if request.query is not None:
+        if not request.query.strip():
+            raise InvalidInput("query must not be empty")
+        if len(request.query) > max_query_chars:
+            raise InvalidInput(f"query is longer than {max_query_chars} characters")
+    if not 1 <= request.k <= max_k:
+        raise InvalidInput(f"k must be between 1 and {max_k}")
+
+
+def query_vector(engine: Engine, collection: Collection, request: SearchRequest) -> np.ndarray:
+    if request.vector is not None:
+        return normalise(request.vector, collection.embedder_dim)
+    return engine.embedder_for(collection).embed_query(request.query)
+
+
+def run_search(engine: Engine, collection: Collection, request: SearchRequest) -> SearchResult:
+    settings = engine.settings
+    validate(request, settings.max_k, settings.max_query_chars)
+    vector = query_vector(engine, collection, request)
+    index = engine.indexes.get(collection)
+    allowed = None
+    if request.filter:
+        with engine.sessions() as session:
+            allowed = repo.filtered_chunk_ids(session, collection.id, request.filter)
+        if len(allowed) == 0:
+            return SearchResult(hits=[], total_candidates=0)
+    limit = len(index) if allowed is None else len(allowed)
+    fetch = min(request.k * (4 if request.group_by_document else 1), limit)
+    while True:
+        ids, scores = index.search(vector[None, :], max(fetch, 1), allowed_ids=allowed)
+        hits = _hydrate(engine, ids[0], scores[0], request.group_by_document)
+        if len(hits) >= request.k or fetch >= limit:
+            return SearchResult(hits=hits[: request.k], total_candidates=limit)
+        fetch = min(fetch * 4, limit)  # several chunks of one document filled the page: widen
+
+
+def _hydrate(engine: Engine, ids: np.ndarray, scores: np.ndarray, group: bool) -> list[Hit]:
+    valid = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
+    with engine.sessions() as session:
+        rows = repo.load_chunk_hits(session, [i for i, _ in valid])
+    hits: list[Hit] = []
+    seen: set[int] = set()
+    for chunk_id, score in valid:
+        row = rows.get(chunk_id)
+        if row is None:  # deleted after the index answered
+            continue
+        if group and row.document_id in seen:
+            continue
+        seen.add(row.document_id)
+        hits.append(
+            Hit(
+                id=row.external_id,
+                score=score,
+                text=row.text,
+                chunk=row.ordinal,
+                char_start=row.char_start,
+                char_end=row.char_end,
+                source_uri=row.source_uri,
+                metadata=row.metadata,
+            )
+        )
+    return hits

@@ -1,0 +1,59 @@
+"""Runtime configuration, read from ``LATENTSPACE_*`` environment variables and a ``.env`` file.
+
+Nothing is read at import time: call :func:`get_settings` (or build :class:`Settings` directly in tests).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LATENTSPACE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Directory for the SQLite file and index files.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file latentspace.db inside data_dir."
+    )
+    default_model: str = Field(
+        DEFAULT_MODEL,
+        description="Embedding model for new collections: the bundled all-MiniLM-L6-v2, "
+        "a sentence-transformers model name, or a local path.",
+    )
+    embed_batch_size: int = Field(64, ge=1, le=4096)
+    ingest_batch_docs: int = Field(256, ge=1, description="Documents read per pipeline batch.")
+    chunk_tokens: int | None = Field(
+        None, ge=16, description="Max tokens per chunk; default: the model's max sequence length."
+    )
+    chunk_overlap: int = Field(32, ge=0)
+    index_kind: str | None = Field(
+        None, description="Index backend for new collections; default chosen by collection size."
+    )
+    index_params: dict[str, Any] = Field(default_factory=dict)
+    exact_threshold: int = Field(
+        20_000, ge=0, description="Below this many vectors the default index is exact search."
+    )
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    max_batch_documents: int = Field(1000, ge=1)
+    max_k: int = Field(1000, ge=1)
+    max_query_chars: int = Field(4096, ge=1)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'latentspace.db').resolve()}"
+
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"
+
+
+def get_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

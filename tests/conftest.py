@@ -1,0 +1,100 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when reachable) and the real bundled model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+POSTGRES_ENV = "LATENTSPACE_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str | None:
+    """The test server's URL if one is configured and reachable (skip reason printed otherwise)."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        return None
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception:  # unreachable server → the test is skipped with the reason below
+        return None
+    return url
+
+
+def reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind; the PostgreSQL one is skipped when no server is reachable."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL not reachable: set {POSTGRES_ENV} (.ci/run starts a server)")
+    reset_postgres(url)
+    yield url
+
+
+@pytest.fixture(scope="session")
+def embedders():
+    """One real all-MiniLM-L6-v2 shared by the session (loading it takes seconds)."""
+    from ingest.embedders import EmbedderCache
+
+    return EmbedderCache(batch_size=32)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str):
+    from core.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, _env_file=None)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path):
+    from core.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data", _env_file=None)
+
+
+def make_engine(settings, embedders):  # noqa: ANN001, ANN201
+    from core.engine import Engine
+    from store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url())
+    return Engine(settings, embedders=embedders)
+
+
+@pytest.fixture
+def engine(settings, embedders):  # noqa: ANN001, ANN201
+    """An Engine on each database kind."""
+    eng = make_engine(settings, embedders)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_settings, embedders):  # noqa: ANN001, ANN201
+    eng = make_engine(sqlite_settings, embedders)
+    yield eng
+    eng.close()
