@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
 from core.indexes import IndexManager
+from core.listeners import WriteListener
 from core.search import SearchRequest, SearchResult, run_search
 from core.settings import Settings
 from index.registry import INDEX_KINDS
@@ -59,6 +60,11 @@ class Engine:
         self.embedders = embedders or EmbedderCache(settings.embed_batch_size)
         self.indexes = IndexManager(settings.index_dir(), self.sessions, settings.exact_threshold)
         self._write_lock = threading.RLock()  # one writer per process; readers never wait for it
+        self.listeners: list[WriteListener] = []
+
+    def add_listener(self, listener: WriteListener) -> None:
+        """Register derived state that follows every committed write (see core/listeners.py)."""
+        self.listeners.append(listener)
 
     def close(self) -> None:
         self.db.dispose()
@@ -117,6 +123,8 @@ class Engine:
             collection_id = collection.id
             session.delete(collection)
         self.indexes.drop(collection_id)
+        for listener in self.listeners:
+            listener.drop(collection_id)
 
     def _info(self, session: Session, collection: Collection) -> CollectionInfo:
         documents, chunks = repo.collection_counts(session, collection.id)
@@ -171,8 +179,13 @@ class Engine:
                 self._ingest_batch(collection, embedder, index, pipeline.prepare(docs, vectors), report)
                 if on_progress:
                     on_progress(len(batch))
-            self.indexes.save(collection)
+            self._save(collection)
         return report
+
+    def _save(self, collection: Collection) -> None:
+        self.indexes.save(collection)
+        for listener in self.listeners:
+            listener.save(collection)
 
     def _ingest_batch(self, collection, embedder, index, batch, report) -> None:  # noqa: ANN001
         with self.sessions() as session:
@@ -195,7 +208,7 @@ class Engine:
                     except LatentspaceError as exc:
                         report.failed += 1
                         report.errors.append(f"{item.source.external_id}: {exc.message}")
-        self._apply_delta(index, delta)
+        self._apply_delta(collection, index, delta)
 
     def _drop_unchunkable(self, batch, embedder, report) -> list:  # noqa: ANN001
         kept = []
@@ -210,11 +223,14 @@ class Engine:
                 report.errors.append(exc.message)
         return kept
 
-    def _apply_delta(self, index, delta: pipeline.IndexDelta) -> None:  # noqa: ANN001
+    def _apply_delta(self, collection: Collection, index, delta: pipeline.IndexDelta) -> None:  # noqa: ANN001
         if delta.removed_ids:
             index.remove(np.asarray(delta.removed_ids, dtype=np.int64))
         if delta.added_ids:
-            index.add(np.asarray(delta.added_ids, dtype=np.int64), np.vstack(delta.added_vectors))
+            index.add(np.asarray(delta.added_ids, dtype=np.int64), delta.vectors())
+        if delta:
+            for listener in self.listeners:
+                listener.apply(collection, delta)
 
     def _chunk_tokens(self, embedder: Embedder) -> int:
         limit = embedder.max_tokens
@@ -238,7 +254,7 @@ class Engine:
         for external_id in gone:
             self.delete_document(name, external_id, save=False)
         if gone:
-            self.indexes.save(collection)
+            self._save(collection)
         return len(gone)
 
     # -- documents --------------------------------------------------------------------------
@@ -250,11 +266,12 @@ class Engine:
                 doc = repo.documents_by_external_id(session, collection.id, [external_id]).get(external_id)
                 if doc is None:
                     raise DocumentNotFound(f"document {external_id!r} not found in {name!r}")
-                removed = repo.delete_chunks_of_document(session, doc.id)
+                delta = pipeline.IndexDelta(removed_document_ids=[doc.id])
+                delta.removed_ids = repo.delete_chunks_of_document(session, doc.id)
                 session.delete(doc)
-            index.remove(np.asarray(removed, dtype=np.int64))
+            self._apply_delta(collection, index, delta)
             if save:
-                self.indexes.save(collection)
+                self._save(collection)
 
     def get_document(self, name: str, external_id: str) -> dict[str, Any]:
         collection = self._collection(name)
@@ -279,7 +296,10 @@ class Engine:
     def rebuild_index(self, name: str) -> int:
         collection = self._collection(name)
         with self._write_lock:
-            return len(self.indexes.rebuild(collection))
+            count = len(self.indexes.rebuild(collection))
+            for listener in self.listeners:
+                listener.rebuild(collection)
+            return count
 
     def check_index(self, name: str) -> int:
         """Load (repairing if needed) and return the number of indexed vectors."""

@@ -41,11 +41,23 @@ class PreparedDocument:
 
 @dataclass
 class IndexDelta:
-    """What a committed batch changed, for the vector (and later lexical) index."""
+    """What a committed write changed: chunk ids added (with their texts, documents and vectors) and removed.
+
+    The vector index and every registered write listener (core/listeners.py) receive it after the commit.
+    """
 
     added_ids: list[int] = field(default_factory=list)
     added_vectors: list[np.ndarray] = field(default_factory=list)
+    added_texts: list[str] = field(default_factory=list)
+    added_document_ids: list[int] = field(default_factory=list)
     removed_ids: list[int] = field(default_factory=list)
+    removed_document_ids: list[int] = field(default_factory=list)
+
+    def vectors(self) -> np.ndarray:
+        return np.vstack(self.added_vectors) if self.added_vectors else np.zeros((0, 0), dtype=np.float32)
+
+    def __bool__(self) -> bool:
+        return bool(self.added_ids or self.removed_ids or self.removed_document_ids)
 
 
 @dataclass
@@ -180,6 +192,8 @@ def write_document(
             session.flush()
             delta.removed_ids.extend(removed)
             delta.added_ids.extend(r.id for r in rows)
+            delta.added_texts.extend(r.text for r in rows)
+            delta.added_document_ids.extend(doc.id for _ in rows)
             delta.added_vectors.append(np.asarray(item.vectors, dtype=np.float32))
 
 

@@ -147,3 +147,48 @@ def test_delete_collection_removes_index_files(engine) -> None:  # noqa: ANN001
     assert not collection_dir.exists()
     with pytest.raises(CollectionNotFound):
         engine.collection_info("c")
+
+
+class RecordingListener:
+    """A minimal real WriteListener: remembers which chunk ids are live, per collection."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.live: dict[int, set[int]] = {}
+        self.saves = 0
+        self.dropped: list[int] = []
+
+    def apply(self, collection, delta) -> None:  # noqa: ANN001
+        live = self.live.setdefault(collection.id, set())
+        live.difference_update(delta.removed_ids)
+        live.update(delta.added_ids)
+        assert len(delta.added_texts) == len(delta.added_ids) == len(delta.added_document_ids)
+
+    def save(self, collection) -> None:  # noqa: ANN001
+        self.saves += 1
+
+    def rebuild(self, collection) -> None:  # noqa: ANN001
+        pass
+
+    def drop(self, collection_id: int) -> None:
+        self.dropped.append(collection_id)
+
+
+def test_write_listeners_follow_every_committed_write(engine) -> None:  # noqa: ANN001
+    listener = RecordingListener()
+    engine.add_listener(listener)
+    engine.create_collection("c")
+    engine.ingest("c", docs())
+    collection_id = engine._collection("c").id
+    with engine.sessions() as session:
+        from store.repositories import chunk_ids
+
+        assert listener.live[collection_id] == set(chunk_ids(session, collection_id).tolist())
+    engine.ingest("c", docs(bread="Rye bread is dense and dark."))
+    engine.delete_document("c", "orbit")
+    with engine.sessions() as session:
+        assert listener.live[collection_id] == set(chunk_ids(session, collection_id).tolist())
+    assert len(listener.live[collection_id]) == 4 and listener.saves == 3
+    engine.delete_collection("c")
+    assert listener.dropped == [collection_id]
