@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import store.all_models  # noqa: F401  (registers every model on Base.metadata)
 from alembic import context
 from core.settings import get_settings
 from store.models import Base

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+import store.all_models  # noqa: F401  (every feature's tables are known to the session)
 from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
 from core.indexes import IndexManager
 from core.listeners import WriteListener
