@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,9 @@ class CollectionCreate(BaseModel):
         None, description="exact | faiss_hnsw | faiss_ivf | hnswlib; default by size"
     )
     index_params: dict[str, Any] | None = None
+    modality: str = Field(
+        "text", pattern="^(text|image|multimodal)$", description="image/multimodal use a CLIP-family model"
+    )
 
 
 class CollectionOut(BaseModel):
@@ -109,6 +112,15 @@ class SearchIn(BaseModel):
         None, description='metadata filter: {"f": v}, {"f": {"$in": [..]}}, {"f": {"$gte": 1, "$lt": 5}}'
     )
     group_by_document: bool = True
+    mode: Literal["dense", "lexical", "hybrid"] | None = Field(
+        None, description="default: hybrid for text queries when the collection has a lexical index"
+    )
+    fusion: Literal["rrf", "convex"] | None = Field(None, description="hybrid fusion; default from settings")
+    weight: float | None = Field(None, ge=0.0, le=1.0, description="convex fusion: the dense share")
+    normalisation: Literal["zscore", "minmax"] | None = Field(None, description="convex fusion score scaling")
+    rrf_k: float | None = Field(None, ge=0.0, description="reciprocal rank fusion constant")
+    explain: bool = Field(False, description="return each hit's per-signal ranks and scores")
+    diversity: float = Field(0.0, ge=0.0, le=1.0, description="MMR diversification; 0 = off")
 
 
 class HitOut(BaseModel):
@@ -121,6 +133,7 @@ class HitOut(BaseModel):
     source_uri: str | None
     metadata: dict[str, Any]
     mode: str
+    explain: dict[str, Any] | None = None
 
 
 class SearchOut(BaseModel):

@@ -1,6 +1,6 @@
 """Ingest throughput: the latentspace pipeline vs raw ``model.encode`` on the same texts, one run.
 
-    python bench/ingest.py --corpus ../shared/data/beir-scifact/corpus.jsonl [--limit N]
+    python -m bench.ingest --corpus ../shared/data/beir-scifact/corpus.jsonl [--limit N]
 
 Both sides use the same loaded model, batch size and texts (title + text, as the reader builds them).
 The pipeline side reads the JSONL with the product's reader, chunks to the model's token limit,

@@ -1,6 +1,6 @@
 """Vector search benchmark on real MiniLM vectors: engine vs raw hnswlib vs raw FAISS, one process.
 
-    python bench/search.py --data ../shared/data/scifact-sentences-minilm [--limit N]
+    python -m bench.search --data ../shared/data/scifact-sentences-minilm [--limit N]
 
 Reports single-query QPS (one thread) and recall@10 against exact inner-product search for:
 raw hnswlib, raw FAISS HNSW (same M / efConstruction / efSearch), the engine's VectorIndex layer,

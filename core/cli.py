@@ -10,7 +10,12 @@ import typer
 from rich.table import Table
 
 from core.cli_common import console, json_option, open_engine, run
+from core.cli_eval import eval_app
 from core.cli_ingest import ingest
+from core.cli_latent import register as register_latent
+from core.cli_lexical import index_lexical
+from core.cli_ops import keys_app, snapshot_app
+from core.cli_recsys import register as register_recsys
 from core.settings import get_settings
 
 app = typer.Typer(help="latentspace: embedding search and latent-space models.", no_args_is_help=True)
@@ -20,7 +25,13 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(collections_app, name="collections")
 app.add_typer(index_app, name="index")
 app.add_typer(db_app, name="db")
+app.add_typer(eval_app, name="eval")
+index_app.command("lexical")(index_lexical)
+app.add_typer(keys_app, name="keys")
+app.add_typer(snapshot_app, name="snapshot")
 app.command()(ingest)
+register_recsys(app)
+register_latent(app)
 
 
 @db_app.command("upgrade")
@@ -89,12 +100,20 @@ def search(
     k: Annotated[int, typer.Option("-k", "--k")] = 10,
     filter_: Annotated[str | None, typer.Option("--filter", help="metadata filter as JSON")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    mode: Annotated[str | None, typer.Option(help="dense | lexical | hybrid (default: hybrid)")] = None,
+    fusion: Annotated[str | None, typer.Option(help="hybrid fusion: rrf | convex")] = None,
+    weight: Annotated[float | None, typer.Option(help="convex fusion: dense share in [0, 1]")] = None,
+    diversity: Annotated[float, typer.Option(help="MMR diversification in [0, 1]")] = 0.0,
+    explain: Annotated[bool, typer.Option("--explain", help="per-signal ranks and scores (with --json)")] = False,
 ) -> None:
-    """Search a collection by meaning."""
+    """Search a collection by meaning, by keywords (BM25) or both."""
     from core.search import SearchRequest
 
     engine = open_engine()
-    request = SearchRequest(query=query, k=k, filter=json_option(filter_, "--filter"))
+    request = SearchRequest(
+        query=query, k=k, filter=json_option(filter_, "--filter"), mode=mode, fusion=fusion, weight=weight,
+        diversity=diversity, explain=explain,
+    )
     result = run(lambda: engine.search(collection, request))
     if as_json:
         from dataclasses import asdict
@@ -124,7 +143,10 @@ def serve(
     settings = engine.settings
     host, port = host or settings.host, port or settings.port
     console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="info")
+    from api.request_log import log_config
+
+    config = log_config(settings.log_format)
+    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_config=config, log_level="info")
 
 
 def main() -> None:

@@ -28,9 +28,13 @@ def ingest(
     stdin_format: Annotated[str, typer.Option(help="format of '-': text | jsonl | csv")] = "text",
     model: Annotated[str | None, typer.Option(help="model for a new collection")] = None,
     index: Annotated[str | None, typer.Option(help="index kind for a new collection")] = None,
+    modality: Annotated[
+        str | None, typer.Option(help="text | image | multimodal for a new collection; image if only images")
+    ] = None,
 ) -> None:
-    """Ingest documents: .txt .md .html .pdf .jsonl .csv/.tsv, folders recursively, '-' for stdin."""
-    from ingest.readers import TableOptions, iter_files
+    """Ingest documents (.txt .md .html .pdf .jsonl .csv/.tsv) and images (.jpg .png .webp .gif .bmp)."""
+    from core.cli_images import ingest_image_files, merge_reports, plan_files
+    from ingest.readers import TableOptions
 
     table = TableOptions(
         text_fields=tuple(text_field or ("title", "text")),
@@ -44,16 +48,20 @@ def ingest(
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
     engine = open_engine()
-    run(lambda: engine.create_collection(collection, model=model, index_kind=index, exist_ok=True))
-    files = list(iter_files(file_args, include, exclude))
+    files, images = run(
+        lambda: plan_files(engine, collection, file_args, (include, exclude), (modality, model, index), "-" in paths)
+    )
     seen: set[str] = set()
     with _progress() as progress:
-        files_task = progress.add_task("files", total=len(files) + (1 if "-" in paths else 0))
+        files_task = progress.add_task("files", total=len(files) + len(images) + (1 if "-" in paths else 0))
         docs_task = progress.add_task("documents", total=None)
         stream = _documents(files, "-" in paths, stdin_format, table, seen, progress, files_task)
         report = run(
             lambda: engine.ingest(collection, stream, on_progress=lambda n: progress.advance(docs_task, n))
         )
+        if images:
+            image_report = run(lambda: ingest_image_files(engine, collection, images, seen, progress, files_task))
+            report = merge_reports(report, image_report)
     if prune:
         report.pruned = run(lambda: engine.prune(collection, file_args, seen))
     _summary(report)

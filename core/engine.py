@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,17 @@ from sqlalchemy.orm import Session
 import store.all_models  # noqa: F401  (every feature's tables are known to the session)
 from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
 from core.indexes import IndexManager
+from core.lexical import LexicalIndexes
 from core.listeners import WriteListener
 from core.search import SearchRequest, SearchResult, run_search
 from core.settings import Settings
+from core.writelock import WriteLock
 from index.registry import INDEX_KINDS
 from ingest import pipeline
+from ingest.clip import load_image_embedder
 from ingest.embedders import Embedder, EmbedderCache
 from ingest.readers import RowError, SourceDocument
+from latent.listener import LatentListener
 from store import repositories as repo
 from store.models import Collection, Document
 from store.session import create_db_engine, create_session_factory
@@ -35,6 +38,7 @@ from store.session import create_db_engine, create_session_factory
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 ProgressCallback = Callable[[int], None]
+MODALITIES = ("text", "image", "multimodal")  # image and multimodal collections use a CLIP-family model
 
 
 @dataclass
@@ -59,9 +63,14 @@ class Engine:
         self.db = create_db_engine(settings.resolved_database_url())
         self.sessions = create_session_factory(self.db)
         self.embedders = embedders or EmbedderCache(settings.embed_batch_size)
-        self.indexes = IndexManager(settings.index_dir(), self.sessions, settings.exact_threshold)
-        self._write_lock = threading.RLock()  # one writer per process; readers never wait for it
+        # One writer per data dir (threads and processes); readers never wait for it.
+        self._write_lock = WriteLock(settings.data_dir / ".write.lock")
+        self.indexes = IndexManager(
+            settings.index_dir(), self.sessions, settings.exact_threshold, write_lock=self._write_lock
+        )
         self.listeners: list[WriteListener] = []
+        self.add_listener(LexicalIndexes(settings.index_dir(), self.sessions))
+        self.add_listener(LatentListener(self))  # topics + map positions of new documents
 
     def add_listener(self, listener: WriteListener) -> None:
         """Register derived state that follows every committed write (see core/listeners.py)."""
@@ -82,6 +91,8 @@ class Engine:
     ) -> CollectionInfo:
         if not _NAME.match(name or ""):
             raise InvalidInput("collection names are 1-128 letters, digits, '_', '-' or '.', starting alnum")
+        if modality not in MODALITIES:
+            raise InvalidInput(f"unknown modality {modality!r}; choose one of {list(MODALITIES)}")
         kind = index_kind or self.settings.index_kind
         if kind is not None and kind not in INDEX_KINDS:
             raise InvalidInput(f"unknown index kind {kind!r}; choose one of {sorted(INDEX_KINDS)}")
@@ -95,7 +106,10 @@ class Engine:
                         f"collection {name!r} uses model {existing.embedder_name!r}, not {model!r}"
                     )
                 return self._info(session, existing)
-            embedder = self.embedders.get(model or self.settings.default_model)
+            if modality == "text":
+                embedder = self.embedders.get(model or self.settings.default_model)
+            else:  # image/multimodal: a CLIP-family model, with an error that says how to provide one
+                embedder = load_image_embedder(self.embedders, model or self.settings.image_model)
             collection = Collection(
                 name=name,
                 modality=modality,
@@ -165,8 +179,12 @@ class Engine:
         stream: Iterable[SourceDocument | RowError | LatentspaceError],
         vectors: dict[str, np.ndarray] | None = None,
         on_progress: ProgressCallback | None = None,
+        hashes: dict[str, str] | None = None,
     ) -> pipeline.IngestReport:
-        """Ingest documents (and per-row/per-file errors, which are counted as failed)."""
+        """Ingest documents (and per-row/per-file errors, which are counted as failed).
+
+        ``vectors``/``hashes`` by external id replace embedding / the text hash (see pipeline.prepare).
+        """
         collection = self._collection(name)
         embedder = self.embedder_for(collection)
         report = pipeline.IngestReport()
@@ -177,7 +195,7 @@ class Engine:
                 for failure in (d for d in batch if not isinstance(d, SourceDocument)):
                     report.failed += 1
                     report.errors.append(_describe(failure))
-                self._ingest_batch(collection, embedder, index, pipeline.prepare(docs, vectors), report)
+                self._ingest_batch(collection, embedder, index, pipeline.prepare(docs, vectors, hashes), report)
                 if on_progress:
                     on_progress(len(batch))
             self._save(collection)

@@ -13,9 +13,15 @@ LatentspaceError (500 internal_error)
 │   └── UnknownIndexKind (422 unknown_index_kind)   index backend name not in the registry
 ├── NotFound (404 not_found)
 │   ├── CollectionNotFound (404 collection_not_found)
-│   └── DocumentNotFound (404 document_not_found)
+│   ├── DocumentNotFound (404 document_not_found)
+│   ├── TopicNotFound (404 topic_not_found)
+│   ├── UserNotFound (404 user_not_found)           a recommendations user with no interactions
+│   └── ItemNotFound (404 item_not_found)           an item neither in the active model nor a document
 ├── Conflict (409 conflict)
-│   └── CollectionExists (409 collection_exists)
+│   ├── CollectionExists (409 collection_exists)
+│   └── ModelNotFitted (409 model_not_fitted)        topics/map/compression/recommendations before a fit
+├── Unauthorized (401 unauthorized)                 no API key, or an unknown/revoked one
+├── Forbidden (403 forbidden)                       a valid API key without the needed scope
 ├── PayloadTooLarge (413 payload_too_large)
 ├── ModelUnavailable (503 model_unavailable)        an embedding model that cannot be loaded
 └── IndexCorrupt (500 index_corrupt)                index files missing or unreadable (rebuild fixes it)
@@ -73,6 +79,18 @@ class DocumentNotFound(NotFound):
     code = "document_not_found"
 
 
+class TopicNotFound(NotFound):
+    code = "topic_not_found"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+
+
+class ItemNotFound(NotFound):
+    code = "item_not_found"
+
+
 class Conflict(LatentspaceError):
     status_code = 409
     code = "conflict"
@@ -80,6 +98,20 @@ class Conflict(LatentspaceError):
 
 class CollectionExists(Conflict):
     code = "collection_exists"
+
+
+class ModelNotFitted(Conflict):
+    code = "model_not_fitted"
+
+
+class Unauthorized(LatentspaceError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(LatentspaceError):
+    status_code = 403
+    code = "forbidden"
 
 
 class PayloadTooLarge(LatentspaceError):

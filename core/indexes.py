@@ -17,6 +17,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import IndexCorrupt
+from core.writelock import WriteLock, file_lock
 from index.base import VectorIndex
 from index.registry import create_index, default_kind, load_index
 from store import repositories as repo
@@ -32,8 +33,15 @@ class LoadedIndex:
 
 
 class IndexManager:
-    def __init__(self, root: Path, sessions: sessionmaker[Session], exact_threshold: int) -> None:
+    def __init__(
+        self,
+        root: Path,
+        sessions: sessionmaker[Session],
+        exact_threshold: int,
+        write_lock: WriteLock | None = None,
+    ) -> None:
         self.root = root
+        self.write_lock = write_lock  # saves only by the data dir's writer (see core/writelock.py)
         self._sessions = sessions
         self._exact_threshold = exact_threshold
         self._loaded: dict[int, LoadedIndex] = {}
@@ -60,7 +68,8 @@ class IndexManager:
     def _open(self, collection: Collection) -> VectorIndex:
         directory = self.directory(collection.id)
         try:
-            index = load_index(directory)
+            with file_lock(self.root / str(collection.id) / ".swap.lock", exclusive=False):
+                index = load_index(directory)
         except IndexCorrupt as exc:
             if directory.exists():
                 log.warning(
@@ -125,9 +134,17 @@ class IndexManager:
             loaded.stamp = self._stamp(collection.id)
 
     def _save(self, collection_id: int, index: VectorIndex) -> None:
-        directory = self.directory(collection_id)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        index.save(directory)
+        # A reader that repaired its copy in memory while another thread or process writes must not
+        # race the writer's save; it leaves saving to the writer.
+        if self.write_lock is not None and not self.write_lock.acquire(blocking=False):
+            return
+        try:
+            directory = self.directory(collection_id)
+            with file_lock(directory.parent / ".swap.lock", exclusive=True):
+                index.save(directory)
+        finally:
+            if self.write_lock is not None:
+                self.write_lock.release()
 
     def drop(self, collection_id: int) -> None:
         import shutil

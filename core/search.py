@@ -1,4 +1,8 @@
-"""Dense search over a collection: validate, embed, (filter), query the index, group, hydrate."""
+"""Search over a collection: validate, pick the mode, (filter), query the index(es), group, hydrate.
+
+Plain dense search stays on the short path below; lexical, hybrid, ``explain`` and ``diversity`` go
+through core/hybrid.py.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import InvalidInput
+from core.hybrid import resolve_mode, run_multi
 from ingest.pipeline import normalise
 from store import repositories as repo
 from store.models import Collection
@@ -23,12 +28,19 @@ class SearchRequest:
     k: int = 10
     filter: dict[str, Any] | None = None
     group_by_document: bool = True
+    mode: str | None = None  # dense | lexical | hybrid; default hybrid when a lexical index exists
+    fusion: str | None = None  # rrf | convex; default from settings
+    weight: float | None = None  # convex: the dense share in [0, 1]
+    normalisation: str | None = None  # convex: zscore | minmax; default from settings
+    rrf_k: float | None = None
+    explain: bool = False
+    diversity: float = 0.0  # MMR trade-off in [0, 1]; 0 keeps the relevance ranking
 
 
 @dataclass
 class Hit:
     id: str  # the document's external id
-    score: float  # cosine similarity
+    score: float  # dense: cosine similarity; lexical: BM25; hybrid: the fused score
     text: str  # the best-matching chunk
     chunk: int
     char_start: int
@@ -36,6 +48,7 @@ class Hit:
     source_uri: str | None
     metadata: dict[str, Any]
     mode: str = "dense"
+    explain: dict[str, Any] | None = None  # per-signal rank and score, when asked
 
 
 @dataclass
@@ -55,6 +68,12 @@ def validate(request: SearchRequest, max_k: int, max_query_chars: int) -> None:
             raise InvalidInput(f"query is longer than {max_query_chars} characters")
     if not 1 <= request.k <= max_k:
         raise InvalidInput(f"k must be between 1 and {max_k}")
+    if request.weight is not None and not 0.0 <= request.weight <= 1.0:
+        raise InvalidInput("weight must be between 0 and 1")
+    if request.rrf_k is not None and request.rrf_k < 0:
+        raise InvalidInput("rrf_k must not be negative")
+    if not 0.0 <= request.diversity <= 1.0:
+        raise InvalidInput("diversity must be between 0 and 1")
 
 
 def query_vector(engine: Engine, collection: Collection, request: SearchRequest) -> np.ndarray:
@@ -66,14 +85,17 @@ def query_vector(engine: Engine, collection: Collection, request: SearchRequest)
 def run_search(engine: Engine, collection: Collection, request: SearchRequest) -> SearchResult:
     settings = engine.settings
     validate(request, settings.max_k, settings.max_query_chars)
-    vector = query_vector(engine, collection, request)
-    index = engine.indexes.get(collection)
+    mode = resolve_mode(engine, collection, request)
     allowed = None
     if request.filter:
         with engine.sessions() as session:
             allowed = repo.filtered_chunk_ids(session, collection.id, request.filter)
         if len(allowed) == 0:
-            return SearchResult(hits=[], total_candidates=0)
+            return SearchResult(hits=[], mode=mode, total_candidates=0)
+    if mode != "dense" or request.explain or request.diversity:
+        return run_multi(engine, collection, request, mode, allowed)
+    vector = query_vector(engine, collection, request)
+    index = engine.indexes.get(collection)
     limit = len(index) if allowed is None else len(allowed)
     fetch = min(request.k * (4 if request.group_by_document else 1), limit)
     while True:

@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_IMAGE_MODEL = "clip-ViT-B-32"
 
 
 class Settings(BaseSettings):
@@ -43,6 +44,33 @@ class Settings(BaseSettings):
     max_batch_documents: int = Field(1000, ge=1)
     max_k: int = Field(1000, ge=1)
     max_query_chars: int = Field(4096, ge=1)
+    default_search_mode: str | None = Field(
+        None, pattern="^(dense|lexical|hybrid)$", description="Default: hybrid when a lexical index exists."
+    )
+    fusion: str = Field("convex", pattern="^(rrf|convex)$", description="How hybrid search fuses the signals.")
+    fusion_weight: float = Field(0.5, ge=0.0, le=1.0, description="Convex fusion: the dense share.")
+    fusion_normalisation: str = Field(
+        "minmax", pattern="^(zscore|minmax)$", description="Convex fusion: how each signal's scores are scaled."
+    )
+    rrf_k: float = Field(60.0, ge=0.0, description="Reciprocal rank fusion constant.")
+    fusion_depth: int = Field(100, ge=1, description="Candidates each signal contributes to hybrid search.")
+    allow_anonymous_read: bool = Field(
+        False, description="When API keys exist, still let requests without a key read (local use)."
+    )
+    snapshot_dir: Path | None = Field(None, description="Where snapshots go; default: data_dir/snapshots.")
+    log_format: str = Field("json", pattern="^(json|text)$", description="`latentspace serve` log lines.")
+    image_model: str = Field(
+        DEFAULT_IMAGE_MODEL,
+        description="CLIP-family model for new image collections: a sentence-transformers name or a local path.",
+    )
+    image_max_pixels: int = Field(
+        40_000_000, ge=1, description="Images with more pixels are refused (decompression bombs)."
+    )
+    image_max_bytes: int = Field(
+        15 * 1024 * 1024, ge=1024, description="Largest image file accepted by ingest and upload."
+    )
+    max_upload_files: int = Field(64, ge=1, description="Files per image upload request.")
+    thumbnail_size: int = Field(256, ge=16, le=2048, description="Thumbnail bounding box, in pixels.")
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -50,6 +78,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'latentspace.db').resolve()}"
+
+    def snapshots_dir(self) -> Path:
+        return self.snapshot_dir or self.data_dir / "snapshots"
 
     def index_dir(self) -> Path:
         return self.data_dir / "indexes"

@@ -88,6 +88,15 @@ class SentenceTransformerEmbedder:
     def tokenizer(self) -> Any:
         return self._model.tokenizer
 
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer (ingest/clip.py encodes images with it)."""
+        return self._model
+
+    @property
+    def encode_lock(self) -> threading.Lock:
+        return self._lock
+
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -112,5 +121,8 @@ class EmbedderCache:
     def get(self, name: str) -> Embedder:
         with self._lock:
             if name not in self._models:
-                self._models[name] = SentenceTransformerEmbedder(name, batch_size=self._batch_size)
+                from ingest.clip import with_image_tower  # CLIP models also embed images
+
+                loaded = SentenceTransformerEmbedder(name, batch_size=self._batch_size)
+                self._models[name] = with_image_tower(loaded)
             return self._models[name]

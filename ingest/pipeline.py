@@ -100,13 +100,20 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def prepare(
-    docs: list[SourceDocument], vectors: dict[str, np.ndarray] | None = None
+    docs: list[SourceDocument],
+    vectors: dict[str, np.ndarray] | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> list[PreparedDocument]:
-    """Hash each document; within one batch the last document with an external id wins."""
+    """Hash each document; within one batch the last document with an external id wins.
+
+    ``hashes`` lets a caller supply the content hash (e.g. of an image's bytes), so it can skip
+    embedding documents whose stored hash already matches: those are classified unchanged.
+    """
     latest: dict[str, PreparedDocument] = {}
     for doc in docs:
         vector = (vectors or {}).get(doc.external_id)
-        latest[doc.external_id] = PreparedDocument(doc, content_hash(doc.text, vector), vector)
+        digest = (hashes or {}).get(doc.external_id) or content_hash(doc.text, vector)
+        latest[doc.external_id] = PreparedDocument(doc, digest, vector)
     return list(latest.values())
 
 

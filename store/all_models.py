@@ -5,4 +5,9 @@ A feature that adds tables puts its models in its own ``store/models_<feature>.p
 
 from __future__ import annotations
 
-from store import models  # noqa: F401
+from store import (
+    models,  # noqa: F401
+    models_auth,  # noqa: F401
+    models_recsys,  # noqa: F401
+    models_topics,  # noqa: F401
+)

@@ -7,6 +7,10 @@ Grammar (all conditions are ANDed)::
     {"year": {"$gte": 2000, "$lt": 2010}}   numeric range ($gt, $gte, $lt, $lte)
     {"lang": {"$ne": "en"}}                 inequality
 
+    {"topic": 3}                            documents assigned topic 3 by the active topic model
+    {"topic": {"$in": [1, 2]}}              (integer ids, -1 = outliers; other values of a "topic"
+                                            key filter the metadata field "topic" as usual)
+
 Field names are metadata keys (letters, digits, ``_ - .``). A numeric comparison only matches
 documents whose value is a JSON number, so a stray string never raises a database cast error.
 """
@@ -16,10 +20,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, and_, case, false, func, not_, or_, true
+from sqlalchemy import Boolean, ColumnElement, and_, case, false, func, not_, or_, select, true
 
 from core.errors import InvalidFilter
 from store.models import Document
+from store.models_topics import DocumentTopic, TopicModel
 
 _FIELD = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
 _RANGE_OPS = {"$gt": "__gt__", "$gte": "__ge__", "$lt": "__lt__", "$lte": "__le__"}
@@ -36,6 +41,8 @@ def compile_filter(spec: dict[str, Any] | None, dialect: str) -> ColumnElement[b
 
 
 def _field_condition(field: str, cond: Any, dialect: str) -> ColumnElement[bool]:
+    if field == "topic" and _topic_ids(cond):
+        return _topic_condition(_topic_ids(cond))
     if not isinstance(field, str) or not _FIELD.match(field):
         raise InvalidFilter(f"invalid filter field name {field!r}")
     if not isinstance(cond, dict):
@@ -60,6 +67,29 @@ def _field_condition(field: str, cond: Any, dialect: str) -> ColumnElement[bool]
         else:
             raise InvalidFilter(f"unknown filter operator {op!r} for {field!r}")
     return and_(*parts)
+
+
+def _topic_ids(cond: Any) -> list[int] | None:
+    """Integer topic ids (``3`` or ``{"$in": [1, 2]}``); other values filter a metadata field "topic"."""
+    wanted = cond.get("$in") if isinstance(cond, dict) and list(cond) == ["$in"] else [cond]
+    if isinstance(wanted, list) and wanted and all(type(t) is int for t in wanted):
+        return wanted
+    return None
+
+
+def _topic_condition(wanted: list[int]) -> ColumnElement[bool]:
+    active = (
+        select(TopicModel.id)
+        .where(TopicModel.collection_id == Document.collection_id, TopicModel.active)
+        .order_by(TopicModel.id.desc())
+        .limit(1)
+        .correlate(Document)
+        .scalar_subquery()
+    )
+    assigned = select(DocumentTopic.document_id).where(
+        DocumentTopic.model_id == active, DocumentTopic.rank == 0, DocumentTopic.topic_id.in_(wanted)
+    )
+    return Document.id.in_(assigned)
 
 
 def _equals(field: str, value: Any, dialect: str) -> ColumnElement[bool]:

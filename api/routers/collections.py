@@ -15,7 +15,11 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CollectionOut)
 def create_collection(body: CollectionCreate, engine: EngineDep) -> CollectionOut:
     info = engine.create_collection(
-        body.name, model=body.model, index_kind=body.index_kind, index_params=body.index_params
+        body.name,
+        model=body.model,
+        index_kind=body.index_kind,
+        index_params=body.index_params,
+        modality=body.modality,
     )
     return CollectionOut(**asdict(info))
 

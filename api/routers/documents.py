@@ -13,6 +13,7 @@ from core.errors import PayloadTooLarge
 from ingest.readers import SourceDocument
 
 router = APIRouter(prefix="/v1/collections/{name}/documents", tags=["documents"])
+MAX_OFFSET = 2**63 - 1  # the SQL BIGINT range: a larger OFFSET overflows the database driver
 
 
 @router.post("", response_model=IngestOut)
@@ -30,7 +31,7 @@ def upsert_documents(name: str, body: DocumentBatch, engine: EngineDep) -> Inges
 def list_documents(
     name: str,
     engine: EngineDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> DocumentPage:
     items, total = engine.list_documents(name, offset, limit)

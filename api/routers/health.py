@@ -23,4 +23,6 @@ def ready(engine: EngineDep) -> JSONResponse:
             session.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means not ready
         return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    from api.metrics import index_state
+
+    return JSONResponse({"status": "ok", "database": "ok", "indexes": index_state(engine)})

@@ -51,7 +51,7 @@ def test_search_with_filter_and_vector(filled) -> None:  # noqa: ANN001
     response = filled.post("/v1/collections/c/search", json={"query": "immunity against viruses", "k": 2})
     assert response.status_code == 200
     hits = response.json()["hits"]
-    assert hits[0]["id"] == "vaccine" and hits[0]["metadata"]["lang"] == "en" and hits[0]["mode"] == "dense"
+    assert hits[0]["id"] == "vaccine" and hits[0]["metadata"]["lang"] == "en" and hits[0]["mode"] == "hybrid"
     ranged = filled.post(
         "/v1/collections/c/search", json={"query": "immunity", "k": 3, "filter": {"year": {"$lt": 2010}}}
     ).json()["hits"]

@@ -1,0 +1,143 @@
+"""Prometheus metrics: requests and latency by route template, search/ingest counters, index sizes.
+
+Each app owns its own registry (several apps in one process, as in tests, never collide). Routes are
+labelled by their template (``/v1/collections/{name}/search``), never the raw path, so label
+cardinality stays bounded; unmatched paths share the label ``unmatched``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingest.pipeline import IndexDelta
+from store.models import Collection
+
+
+class AppMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "latentspace_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "latentspace_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.searches = Counter("latentspace_searches", "Successful search requests", registry=self.registry)
+        self.chunks_added = Counter("latentspace_ingested_chunks", "Chunks indexed", registry=self.registry)
+        self.chunks_removed = Counter("latentspace_removed_chunks", "Chunks removed", registry=self.registry)
+
+
+class IndexSizeCollector(Collector):
+    """Reads the loaded indexes' sizes at scrape time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("latentspace_index_vectors", "Vectors in each loaded index", labels=["collection_id"])
+        engine = getattr(self._app.state, "engine", None)
+        if engine is not None:
+            for collection_id, loaded in list(engine.indexes._loaded.items()):
+                gauge.add_metric([str(collection_id)], len(loaded.index))
+        yield gauge
+
+
+class MetricsListener:
+    """A WriteListener that counts committed chunk changes; metrics keep no files, so the rest is no-op."""
+
+    name = "metrics"
+
+    def __init__(self, metrics: AppMetrics) -> None:
+        self._metrics = metrics
+
+    def apply(self, collection: Collection, delta: IndexDelta) -> None:
+        self._metrics.chunks_added.inc(len(delta.added_ids))
+        self._metrics.chunks_removed.inc(len(delta.removed_ids))
+
+    def save(self, collection: Collection) -> None:
+        return None  # counters live in memory only
+
+    def rebuild(self, collection: Collection) -> None:
+        return None  # a rebuild changes no document
+
+    def drop(self, collection_id: int) -> None:
+        return None  # counters are not per collection
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: AppMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+
+    def _record(self, scope: Scope, status: int, seconds: float) -> None:
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = scope.get("method", "")
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(seconds)
+        if route.endswith("/search") and status == 200:
+            self.metrics.searches.inc()
+
+
+def install_metrics(app: FastAPI) -> AppMetrics:
+    """Add the middleware and ``GET /metrics``; call once in create_app."""
+    metrics = AppMetrics()
+    metrics.registry.register(IndexSizeCollector(app))
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics(_request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def attach_engine(app: FastAPI) -> None:
+    """Count the engine's writes; call in the lifespan once ``app.state.engine`` exists."""
+    metrics: AppMetrics = app.state.metrics
+    engine = app.state.engine
+    if not any(isinstance(listener, MetricsListener) for listener in engine.listeners):
+        engine.add_listener(MetricsListener(metrics))
+
+
+def index_state(engine) -> dict[str, object]:  # noqa: ANN001
+    """Readiness detail: loaded indexes and whether each matches its collection's stored chunk count."""
+    from store import repositories as repo
+
+    stale = []
+    with engine.sessions() as session:
+        for collection in repo.list_collections(session):
+            loaded = engine.indexes._loaded.get(collection.id)
+            if loaded is not None and len(loaded.index) != repo.collection_counts(session, collection.id)[1]:
+                stale.append(collection.name)
+    return {"loaded": len(engine.indexes._loaded), "out_of_sync": stale}

@@ -1,0 +1,93 @@
+"""Images: multipart upload into an image collection, search by picture, thumbnails."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import FileResponse
+
+from api.deps import EngineDep
+from api.schemas import HitOut, IngestOut, SearchOut
+from core.errors import InvalidInput, PayloadTooLarge, UnreadableFile
+from core.images import ImageInput, ingest_images, search_by_image, thumbnail_for
+from ingest.images import hash_bytes
+
+router = APIRouter(prefix="/v1/collections/{name}", tags=["images"])
+
+
+@router.post("/images", response_model=IngestOut)
+def upload_images(
+    name: str,
+    engine: EngineDep,
+    files: Annotated[list[UploadFile], File(description="one or more image files")],
+    metadata: Annotated[str | None, Form(description="JSON object added to every image's metadata")] = None,
+) -> IngestOut:
+    """Each image is stored under ``upload-<sha256 prefix>``: uploading the same bytes again is a no-op."""
+    settings = engine.settings
+    if len(files) > settings.max_upload_files:
+        raise PayloadTooLarge(f"at most {settings.max_upload_files} files per upload")
+    extra = _json_object(metadata, "metadata") or {}
+    items = []
+    for upload in files:
+        filename = _safe_name(upload.filename)
+        data = _read_limited(upload, settings.image_max_bytes, filename)
+        items.append(ImageInput(f"upload-{hash_bytes(data)[:32]}", data, filename, None, dict(extra)))
+    report = ingest_images(engine, name, items)
+    if report.failed and not (report.added or report.updated or report.unchanged):
+        raise UnreadableFile("; ".join(report.errors))
+    return IngestOut(**report.as_dict())
+
+
+@router.post("/search/image", response_model=SearchOut)
+def search_image(
+    name: str,
+    engine: EngineDep,
+    file: Annotated[UploadFile | None, File(description="the query picture")] = None,
+    document_id: Annotated[str | None, Form(description="or: an existing document's id")] = None,
+    k: Annotated[int, Form(ge=1)] = 10,
+    filter: Annotated[str | None, Form(description="metadata filter as JSON")] = None,
+) -> SearchOut:
+    """Image → image on an image collection; image → text on a text collection with the same CLIP model."""
+    started = time.perf_counter()
+    data = _read_limited(file, engine.settings.image_max_bytes, _safe_name(file.filename)) if file else None
+    result = search_by_image(engine, name, data, document_id, k, _json_object(filter, "filter"))
+    took = (time.perf_counter() - started) * 1000
+    return SearchOut(hits=[HitOut(**asdict(h)) for h in result.hits], mode=result.mode, took_ms=round(took, 3))
+
+
+@router.get("/documents/{document_id:path}/thumbnail", response_class=FileResponse)
+def thumbnail(name: str, document_id: str, engine: EngineDep) -> FileResponse:
+    path = thumbnail_for(engine, name, document_id)
+    return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=86400"})
+
+
+def _read_limited(upload: UploadFile, limit: int, filename: str) -> bytes:
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"{filename}: larger than the image size limit of {limit} bytes")
+    if not data:
+        raise InvalidInput(f"{filename}: empty file")
+    return data
+
+
+def _safe_name(filename: str | None) -> str:
+    """The client's base name, only ever stored as metadata (paths come from hashes)."""
+    name = PurePath((filename or "").replace("\\", "/")).name.strip()
+    return name[:200] or "upload"
+
+
+def _json_object(value: str | None, field: str) -> dict[str, Any] | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{field} is not valid JSON: {exc.msg}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInput(f"{field} must be a JSON object")
+    return parsed

@@ -1,0 +1,101 @@
+"""Interactions in, recommendations out: ingest, user recommendations, cold-user fold-in, similar items."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from api.deps import EngineDep
+from core.errors import InvalidFilter, PayloadTooLarge
+from latent.recsys.readers import Interaction
+from latent.recsys.service import Query as RecQuery
+from latent.recsys.service import RecommendationService
+from latent.recsys.training import ingest_interactions
+
+router = APIRouter(prefix="/v1/collections/{name}", tags=["recommendations"])
+
+
+class InteractionIn(BaseModel):
+    user: str = Field(min_length=1, max_length=512)
+    item: str = Field(min_length=1, max_length=512)
+    value: float = 1.0
+    timestamp: float | None = None
+
+
+class InteractionsIn(BaseModel):
+    interactions: list[InteractionIn]
+    aggregate: str = "sum"
+
+
+class ItemValue(BaseModel):
+    item: str = Field(min_length=1, max_length=512)
+    value: float = Field(1.0, gt=0)
+
+
+class ColdUserIn(BaseModel):
+    interactions: list[ItemValue] = []
+    positive: list[str] = []
+    negative: list[str] = []
+    k: int = 10
+    exclude_seen: bool = True
+    filter: dict[str, Any] | None = None
+    explain: bool = False
+
+
+def service(request: Request, engine: EngineDep) -> RecommendationService:
+    """One service per app, built on first use (nothing at import time)."""
+    state = request.app.state
+    if getattr(state, "recommendations", None) is None or state.recommendations.engine is not engine:
+        state.recommendations = RecommendationService(engine)
+    return state.recommendations
+
+
+@router.post("/interactions")
+def add_interactions(name: str, body: InteractionsIn, engine: EngineDep) -> dict[str, Any]:
+    if len(body.interactions) > engine.settings.max_batch_documents * 100:
+        raise PayloadTooLarge("too many interactions in one request")
+    events = [Interaction(i.user, i.item, i.value, i.timestamp) for i in body.interactions]
+    return asdict(ingest_interactions(engine, name, events, body.aggregate))
+
+
+@router.get("/users/{user}/recommendations")
+def user_recommendations(
+    name: str,
+    user: str,
+    request: Request,
+    engine: EngineDep,
+    k: Annotated[int, Query()] = 10,
+    exclude_seen: bool = True,
+    explain: bool = False,
+    filter: Annotated[str | None, Query(description="metadata filter as JSON")] = None,
+) -> dict[str, Any]:
+    query = RecQuery(k=k, exclude_seen=exclude_seen, filter=_filter(filter), explain=explain)
+    return asdict(service(request, engine).for_user(name, user, query))
+
+
+@router.post("/recommendations")
+def cold_user_recommendations(name: str, body: ColdUserIn, request: Request, engine: EngineDep) -> dict[str, Any]:
+    pairs = [(i.item, i.value) for i in body.interactions] + [(p, 1.0) for p in body.positive]
+    query = RecQuery(k=body.k, exclude_seen=body.exclude_seen, filter=body.filter, explain=body.explain)
+    return asdict(service(request, engine).for_interactions(name, pairs, body.negative, query))
+
+
+@router.get("/items/{item}/similar")
+def similar_items(name: str, item: str, request: Request, engine: EngineDep, k: int = 10) -> dict[str, Any]:
+    return asdict(service(request, engine).similar_items(name, item, k))
+
+
+def _filter(raw: str | None) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidFilter(f"filter is not valid JSON: {exc.msg}") from None
+    if not isinstance(parsed, dict):
+        raise InvalidFilter("filter must be a JSON object")
+    return parsed

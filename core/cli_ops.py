@@ -1,0 +1,85 @@
+"""Operations commands: ``latentspace keys ...`` and ``latentspace snapshot ...``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from core.cli_common import console, open_engine, run
+
+keys_app = typer.Typer(help="API keys (stored hashed; shown once at creation).", no_args_is_help=True)
+snapshot_app = typer.Typer(help="Consistent snapshots of a collection.", no_args_is_help=True)
+
+
+def _key_store():  # noqa: ANN202
+    from core.keys import KeyStore
+
+    return KeyStore(open_engine().sessions)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="who or what the key is for")],
+    scope: Annotated[list[str], typer.Option("--scope", help="read | write | admin (repeatable)")],
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    key, info = run(lambda: _key_store().create(name, scope))
+    console.print(f"created key {info.id} ({info.name}) scopes={','.join(info.scopes)}", highlight=False)
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (prefix, scopes, state); the secrets are never shown again."""
+    table = Table("id", "name", "prefix", "scopes", "created", "state")
+    for info in _key_store().list():
+        state = "revoked" if info.revoked else "active"
+        table.add_row(str(info.id), info.name, info.prefix, ",".join(info.scopes), info.created_at, state)
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="the key's id or prefix")]) -> None:
+    """Revoke a key; requests using it get 401 from then on."""
+    info = run(lambda: _key_store().revoke(key))
+    console.print(f"revoked key {info.id} ({info.name})", highlight=False)
+
+
+@snapshot_app.command("create")
+def snapshot_create(
+    collection: Annotated[str, typer.Option("--collection", "-c")],
+    directory: Annotated[Path | None, typer.Option("--dir", help="default: data_dir/snapshots")] = None,
+) -> None:
+    """Snapshot a collection's rows and index files (safe while the service runs)."""
+    from core.snapshots import create_snapshot
+
+    engine = open_engine()
+    info = run(lambda: create_snapshot(engine, collection, directory))
+    console.print(f"snapshot {info.id}: {info.documents} documents, {info.chunks} chunks -> {info.path}")
+
+
+@snapshot_app.command("list")
+def snapshot_list(
+    directory: Annotated[Path | None, typer.Option("--dir", help="default: data_dir/snapshots")] = None,
+) -> None:
+    """List snapshots."""
+    from core.settings import get_settings
+    from core.snapshots import list_snapshots
+
+    table = Table("id", "collection", "created", "documents", "chunks")
+    for info in list_snapshots(directory or get_settings().snapshots_dir()):
+        table.add_row(info.id, info.collection, info.created_at, str(info.documents), str(info.chunks))
+    console.print(table)
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(path: Annotated[Path, typer.Argument(help="a snapshot directory")]) -> None:
+    """Restore a snapshot into the configured (fresh) database and data dir."""
+    from core.snapshots import restore_snapshot
+
+    engine = open_engine()
+    name = run(lambda: restore_snapshot(engine, path))
+    console.print(f"restored collection {name} from {path}")

@@ -1,0 +1,178 @@
+"""Lexical and hybrid search (and dense search with ``explain`` or ``diversity``).
+
+Each signal retrieves its top ``depth`` chunks (filters applied inside both indexes); then every candidate
+of the union is scored by *both* signals, so fusion never has to guess a missing score: BM25 scores come
+from the full score vector, dense scores from the stored vectors. With ``group_by_document`` each
+document takes its best chunk per signal. The fused ranking is optionally diversified with MMR.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core import fusion
+from core.errors import InvalidInput
+from index.lexical import lookup, top_k
+from store import repositories as repo
+from store.models import Collection
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+    from core.search import Hit, SearchRequest, SearchResult
+
+MODES = ("dense", "lexical", "hybrid")
+
+
+@dataclass
+class Candidates:
+    """Chunk-level scores per signal, and the stored rows of every candidate chunk."""
+
+    signals: dict[str, dict[int, float]]
+    rows: dict[int, repo.ChunkHit]
+    vectors: dict[int, np.ndarray]
+
+
+def lexical_index(engine: Engine, collection: Collection):  # noqa: ANN201
+    """The collection's BM25 index, or None when no lexical listener is registered."""
+    listener = next((lst for lst in engine.listeners if lst.name == "lexical"), None)
+    return listener.get(collection) if listener is not None else None
+
+
+def resolve_mode(engine: Engine, collection: Collection, request: SearchRequest) -> str:
+    mode = request.mode or engine.settings.default_search_mode
+    has_lexical = any(lst.name == "lexical" for lst in engine.listeners)
+    if mode is None:
+        text_query = request.query is not None and collection.modality == "text"
+        return "hybrid" if has_lexical and text_query else "dense"
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {MODES}, not {mode!r}")
+    if mode != "dense" and request.query is None:
+        raise InvalidInput(f"mode {mode!r} needs a text 'query'")
+    if mode != "dense" and not has_lexical:
+        raise InvalidInput(f"mode {mode!r} needs a lexical index, which is not enabled")
+    return mode
+
+
+def run_multi(
+    engine: Engine, collection: Collection, request: SearchRequest, mode: str, allowed: np.ndarray | None
+) -> SearchResult:
+    from core.search import SearchResult, query_vector
+
+    settings = engine.settings
+    method = request.fusion or settings.fusion
+    if method not in fusion.FUSIONS:
+        raise InvalidInput(f"fusion must be one of {fusion.FUSIONS}, not {method!r}")
+    weight = settings.fusion_weight if request.weight is None else request.weight
+    normalise = request.normalisation or settings.fusion_normalisation
+    if normalise not in fusion.NORMALISERS:
+        raise InvalidInput(f"normalisation must be one of {sorted(fusion.NORMALISERS)}, not {normalise!r}")
+    rrf_k = settings.rrf_k if request.rrf_k is None else request.rrf_k
+    depth = max(settings.fusion_depth, request.k * 4)
+    vector = query_vector(engine, collection, request) if mode != "lexical" else None
+    found = _candidates(engine, collection, request.query, vector, mode, depth, allowed)
+    signals = _group(found, request.group_by_document)
+    if mode == "hybrid":
+        fused = fusion.fuse(signals["dense"], signals["lexical"], method, weight, rrf_k, normalise)
+    else:
+        fused = dict(signals[mode])
+    order = _order(found, signals, fused, request, mode)
+    explained = None
+    if request.explain:
+        explained = {name: fusion.ranks(signals[name]) for name in ("dense", "lexical") if name in signals}
+    hits = [_hit(found, signals, fused, key, mode, explained) for key in order]
+    label = f"hybrid:{method}" if mode == "hybrid" else mode
+    return SearchResult(hits=hits, mode=label, total_candidates=len(fused))
+
+
+def _candidates(engine, collection, query, vector, mode, depth, allowed) -> Candidates:  # noqa: ANN001
+    signals: dict[str, dict[int, float]] = {}
+    lexical_all: tuple[np.ndarray, np.ndarray] | None = None
+    if vector is not None:
+        index = engine.indexes.get(collection)
+        limit = len(index) if allowed is None else len(allowed)
+        ids, scores = index.search(vector[None, :], max(min(depth, limit), 1), allowed_ids=allowed)
+        signals["dense"] = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+    if mode != "dense":
+        lexical_all = lexical_index(engine, collection).scores(query)
+        ids, scores = top_k(*lexical_all, depth, allowed)
+        signals["lexical"] = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+    union = sorted(set().union(*signals.values()))
+    vectors: dict[int, np.ndarray] = {}
+    with engine.sessions() as session:
+        rows = repo.load_chunk_hits(session, union)
+        if vector is not None:
+            for ids, matrix in repo.iter_vectors(session, collection.id, collection.embedder_dim, ids=union):
+                vectors.update(zip(ids.tolist(), matrix, strict=True))
+    if "dense" in signals:
+        signals["dense"] = {i: float(vectors[i] @ vector) for i in union if i in vectors}
+    if "lexical" in signals and lexical_all is not None:
+        lexical = lookup(*lexical_all, union)
+        signals["lexical"] = {i: score for i, score in lexical.items() if score > 0}  # no term matched: not found
+    return Candidates(signals, rows, vectors)
+
+
+def _group(found: Candidates, by_document: bool) -> dict[str, dict[int, float]]:
+    """Scores per signal keyed by chunk id, or by the document's best chunk id when grouping."""
+    if not by_document:
+        return {name: {c: s for c, s in sig.items() if c in found.rows} for name, sig in found.signals.items()}
+    grouped: dict[str, dict[int, float]] = {}
+    for name, signal in found.signals.items():
+        best: dict[int, tuple[float, int]] = {}
+        for chunk_id, score in signal.items():
+            row = found.rows.get(chunk_id)
+            if row is None:  # deleted after the index answered
+                continue
+            current = best.get(row.document_id)
+            if current is None or (score, -chunk_id) > (current[0], -current[1]):
+                best[row.document_id] = (score, chunk_id)
+        grouped[name] = {doc: score for doc, (score, _) in best.items()}
+        grouped[f"{name}_chunk"] = {doc: float(chunk) for doc, (_, chunk) in best.items()}
+    return grouped
+
+
+def _order(found, signals, fused, request, mode) -> list[int]:  # noqa: ANN001
+    if not request.diversity:
+        return sorted(fused, key=lambda key: (-fused[key], key))[: request.k]
+    if mode == "lexical" or not found.vectors:
+        raise InvalidInput("diversity needs dense vectors: use mode 'dense' or 'hybrid'")
+    shortlist = dict(sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(request.k * 5, 50)])
+    keys = list(shortlist)
+    matrix = fusion.cosine_matrix(np.vstack([found.vectors[_chunk_of(signals, key, "dense")] for key in keys]))
+    position = {key: n for n, key in enumerate(keys)}
+    return fusion.mmr(shortlist, lambda a, b: float(matrix[position[a], position[b]]), request.k, request.diversity)
+
+
+def _chunk_of(signals: dict[str, dict[int, float]], key: int, prefer: str) -> int:
+    """The chunk that represents ``key`` (a chunk id, or a document id when grouped)."""
+    for name in (prefer, "dense", "lexical"):
+        chunks = signals.get(f"{name}_chunk")
+        if chunks is not None and key in chunks:
+            return int(chunks[key])
+    return key
+
+
+def _hit(found, signals, fused, key, mode, explain) -> Hit:  # noqa: ANN001
+    from core.search import Hit
+
+    row = found.rows[_chunk_of(signals, key, "dense" if mode != "lexical" else "lexical")]
+    details: dict[str, Any] | None = None
+    if explain is not None:
+        details = {"fused": fused[key]} if mode == "hybrid" else {}
+        for name, ranked in explain.items():
+            if key in ranked:
+                details[name] = {"rank": ranked[key], "score": signals[name][key]}
+    return Hit(
+        id=row.external_id,
+        score=fused[key],
+        text=row.text,
+        chunk=row.ordinal,
+        char_start=row.char_start,
+        char_end=row.char_end,
+        source_uri=row.source_uri,
+        metadata=row.metadata,
+        mode=mode,
+        explain=details,
+    )

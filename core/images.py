@@ -1,0 +1,232 @@
+"""Image collections on top of the Engine: ingest pictures, search by picture, serve thumbnails.
+
+One document per image, one chunk whose text is a short description (the file name) and whose vector
+comes from the CLIP image tower. The content hash is the SHA-256 of the file's bytes and is compared
+with the stored one *before* embedding, so re-ingesting an unchanged image costs a decode, no model call.
+Text queries on an image collection need nothing here: the collection's CLIP embedder embeds them with
+its text tower inside the Engine's ordinary search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.errors import DocumentNotFound, InvalidInput, LatentspaceError, NotFound, UnreadableFile
+from core.search import SearchRequest, SearchResult
+from ingest import images as imgs
+from ingest.clip import ImageEmbedder, require_image_tower
+from ingest.pipeline import IngestReport, batched
+from ingest.readers import SourceDocument
+from store import repositories as repo
+from store.models import Collection
+
+if TYPE_CHECKING:
+    from core.engine import CollectionInfo, Engine
+
+IMAGE_MODALITIES = frozenset({"image", "multimodal"})
+
+
+@dataclass
+class ImageInput:
+    """One picture to ingest: its bytes, the id to store it under, and metadata known from outside."""
+
+    external_id: str
+    data: bytes
+    filename: str
+    source_uri: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _RunState:
+    """What the lazy stream hands to Engine.ingest, filled batch by batch just before each is read."""
+
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    hashes: dict[str, str] = field(default_factory=dict)
+    by_hash: dict[str, np.ndarray] = field(default_factory=dict)  # identical bytes are embedded once
+    embedded: int = 0
+
+
+def open_collection(
+    engine: Engine, name: str, modality: str | None, model: str | None, index_kind: str | None
+) -> CollectionInfo:
+    """The existing collection (its modality must match when one is asked for), or a new one."""
+    try:
+        info = engine.collection_info(name)
+    except NotFound:
+        return engine.create_collection(name, model=model, index_kind=index_kind, modality=modality or "text")
+    if modality is not None and modality != info.modality:
+        raise InvalidInput(f"collection {name!r} is a {info.modality} collection, not {modality}")
+    if model is not None and model != info.model:
+        raise InvalidInput(f"collection {name!r} uses model {info.model!r}, not {model!r}")
+    return info
+
+
+def ingest_images(
+    engine: Engine,
+    name: str,
+    items: Iterable[ImageInput | LatentspaceError],
+    on_progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Decode, dedup by content hash, embed (image tower), store thumbnails, then write via the Engine."""
+    collection = _load_collection(engine, name)
+    if collection.modality not in IMAGE_MODALITIES:
+        raise InvalidInput(
+            f"collection {name!r} is a {collection.modality} collection; images need one created with "
+            "modality 'image' or 'multimodal'"
+        )
+    embedder = require_image_tower(engine.embedder_for(collection))
+    state = _RunState()
+    stream = _embedded_stream(engine, collection, embedder, items, state)
+    report = engine.ingest(name, stream, vectors=state.vectors, hashes=state.hashes, on_progress=on_progress)
+    report.chunks_embedded += state.embedded
+    return report
+
+
+def _embedded_stream(
+    engine: Engine,
+    collection: Collection,
+    embedder: ImageEmbedder,
+    items: Iterable[ImageInput | LatentspaceError],
+    state: _RunState,
+) -> Iterator[SourceDocument | LatentspaceError]:
+    settings = engine.settings
+    for batch in batched(items, settings.embed_batch_size):
+        decoded: list[tuple[ImageInput, imgs.DecodedImage]] = []
+        for item in batch:
+            if isinstance(item, LatentspaceError):
+                yield item
+                continue
+            try:
+                decoded.append((item, imgs.decode_image(item.data, item.filename, settings.image_max_pixels)))
+            except UnreadableFile as exc:
+                yield exc
+        stored = _stored_hashes(engine, collection.id, [item.external_id for item, _ in decoded])
+        pending = [
+            (item, image)
+            for item, image in decoded
+            if stored.get(item.external_id) != image.content_hash and image.content_hash not in state.by_hash
+        ]
+        unique = list({image.content_hash: image for _, image in pending}.values())
+        vectors = embedder.embed_images([image.image for image in unique])
+        state.embedded += len(unique)
+        state.by_hash.update({image.content_hash: v for image, v in zip(unique, vectors, strict=True)})
+        for item, image in decoded:
+            yield _to_document(engine, collection, item, image, state, stored)
+
+
+def _to_document(
+    engine: Engine,
+    collection: Collection,
+    item: ImageInput,
+    image: imgs.DecodedImage,
+    state: _RunState,
+    stored: dict[str, str],
+) -> SourceDocument:
+    digest = image.content_hash
+    state.hashes[item.external_id] = digest
+    if stored.get(item.external_id) != digest:  # unchanged images get no vector: classified unchanged
+        state.vectors[item.external_id] = state.by_hash[digest]
+    path = imgs.thumbnail_path(engine.settings.data_dir, collection.id, digest)
+    imgs.write_thumbnail(path, image.image, engine.settings.thumbnail_size)
+    metadata = {**item.metadata, **image.metadata, "filename": item.filename, "modality": "image"}
+    return SourceDocument(item.external_id, describe(item.filename), item.source_uri, metadata)
+
+
+def describe(filename: str) -> str:
+    """The chunk text of an image: its file name as words (what lexical search and hits show)."""
+    stem = Path(filename).stem.replace("_", " ").replace("-", " ").strip()
+    return stem or "image"
+
+
+def _stored_hashes(engine: Engine, collection_id: int, external_ids: list[str]) -> dict[str, str]:
+    with engine.sessions() as session:
+        docs = repo.documents_by_external_id(session, collection_id, external_ids)
+        return {external_id: doc.content_hash for external_id, doc in docs.items()}
+
+
+def _load_collection(engine: Engine, name: str) -> Collection:
+    with engine.sessions() as session:
+        return repo.get_collection(session, name)
+
+
+def image_files(paths: Iterable[Path], max_bytes: int) -> Iterator[ImageInput | LatentspaceError]:
+    """Image files → inputs keyed by absolute path (as text files are); unreadable ones → errors."""
+    for path in paths:
+        try:
+            data = imgs.read_image_file(path, max_bytes)
+        except UnreadableFile as exc:
+            yield exc
+            continue
+        uri = path.resolve().as_posix()
+        stat = path.stat()
+        meta = {"path": uri, "suffix": path.suffix.lower(), "mtime": stat.st_mtime}
+        yield ImageInput(uri, data, path.name, uri, meta)
+
+
+# -- search -------------------------------------------------------------------------------------
+def search_by_image(
+    engine: Engine,
+    name: str,
+    data: bytes | None = None,
+    document_id: str | None = None,
+    k: int = 10,
+    filter: dict[str, Any] | None = None,
+) -> SearchResult:
+    """Image → image (image collection) or image → text (text collection with the same CLIP model).
+
+    The query is an uploaded picture (embedded by the image tower) or a stored document's vector.
+    """
+    if (data is None) == (document_id is None):
+        raise InvalidInput("give exactly one of an uploaded image or a document id")
+    collection = _load_collection(engine, name)
+    if document_id is not None:
+        vector = stored_vector(engine, collection, document_id)
+    else:
+        embedder = require_image_tower(engine.embedder_for(collection))
+        decoded = imgs.decode_image(data or b"", "uploaded image", engine.settings.image_max_pixels)
+        vector = embedder.embed_images([decoded.image])[0]
+    return engine.search(name, SearchRequest(vector=vector.tolist(), k=k, filter=filter, mode="dense"))
+
+
+def stored_vector(engine: Engine, collection: Collection, document_id: str) -> np.ndarray:
+    """The first chunk's stored vector of a document (an image's only chunk)."""
+    with engine.sessions() as session:
+        doc = repo.documents_by_external_id(session, collection.id, [document_id]).get(document_id)
+        if doc is None or not doc.chunks:
+            raise DocumentNotFound(f"document {document_id!r} not found in {collection.name!r}")
+        return np.frombuffer(doc.chunks[0].embedding, dtype="<f4").astype(np.float32)
+
+
+# -- thumbnails ---------------------------------------------------------------------------------
+def thumbnail_for(engine: Engine, name: str, document_id: str) -> Path:
+    """The stored thumbnail file; regenerated from the source file when missing and the bytes still match."""
+    collection = _load_collection(engine, name)
+    with engine.sessions() as session:
+        doc = repo.documents_by_external_id(session, collection.id, [document_id]).get(document_id)
+        if doc is None:
+            raise DocumentNotFound(f"document {document_id!r} not found in {name!r}")
+        digest, meta, source = doc.content_hash, dict(doc.metadata_ or {}), doc.source_uri
+    if meta.get("modality") != "image":
+        raise NotFound(f"document {document_id!r} is not an image, so it has no thumbnail")
+    path = imgs.thumbnail_path(engine.settings.data_dir, collection.id, digest)
+    if not path.exists():
+        _regenerate(engine, path, digest, source)
+    return path
+
+
+def _regenerate(engine: Engine, path: Path, digest: str, source: str | None) -> None:
+    settings = engine.settings
+    source_path = Path(source) if source else None
+    if source_path is None or not source_path.is_file():
+        raise NotFound("the thumbnail is gone and the source image is not available to rebuild it")
+    data = imgs.read_image_file(source_path, settings.image_max_bytes)
+    if imgs.hash_bytes(data) != digest:
+        raise NotFound("the thumbnail is gone and the source image changed since ingest; re-ingest it")
+    decoded = imgs.decode_image(data, source_path.name, settings.image_max_pixels)
+    imgs.write_thumbnail(path, decoded.image, settings.thumbnail_size)

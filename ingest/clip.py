@@ -1,0 +1,91 @@
+"""CLIP-family embedders: one vector space for texts (text tower) and pictures (image tower).
+
+Any sentence-transformers model whose first module accepts the ``image`` modality qualifies (the
+``clip-ViT-*`` models, or a CLIP saved locally). :class:`ClipEmbedder` keeps the text ``Embedder``
+protocol — so a text query on an image collection goes through the text tower unchanged — and adds
+:meth:`ClipEmbedder.embed_images`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from core.errors import InvalidInput, ModelUnavailable
+from ingest.embedders import Embedder, SentenceTransformerEmbedder
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ingest.embedders import EmbedderCache
+
+IMAGE_MODEL_SETTING = "LATENTSPACE_IMAGE_MODEL"
+
+
+@runtime_checkable
+class ImageEmbedder(Embedder, Protocol):
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        """RGB PIL images → float32 (len(images), dim), L2-normalised, same space as the texts."""
+        ...
+
+
+class ClipEmbedder:
+    """Wraps a loaded sentence-transformers CLIP; texts and images share the model and its lock."""
+
+    def __init__(self, text: SentenceTransformerEmbedder) -> None:
+        self._text = text
+        self.name = text.name
+        self.dim = text.dim
+        self.version = text.version
+        self.max_tokens = text.max_tokens
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._text.tokenizer
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._text.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._text.embed_query(text)
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._text.encode_lock:
+            vectors = self._text.model.encode(
+                images, batch_size=self._text.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def with_image_tower(embedder: SentenceTransformerEmbedder) -> Embedder:
+    """A ClipEmbedder when the loaded model also encodes images; the text embedder unchanged otherwise."""
+    supports = getattr(embedder.model, "supports", None)
+    if callable(supports) and supports("image"):
+        return ClipEmbedder(embedder)
+    return embedder
+
+
+def load_image_embedder(cache: EmbedderCache, name: str) -> ImageEmbedder:
+    """The CLIP-family model ``name`` from ``cache``, with errors that say how to provide one."""
+    try:
+        embedder = cache.get(name)
+    except ModelUnavailable as exc:
+        raise ModelUnavailable(
+            f"image model {name!r} could not be loaded: {exc.message.split('. ')[0]}. Models are never "
+            f'downloaded here: set {IMAGE_MODEL_SETTING} (or pass --model / "model") to a local directory '
+            "holding a sentence-transformers CLIP model, e.g. one saved elsewhere with "
+            "SentenceTransformer('clip-ViT-B-32').save('/models/clip-ViT-B-32')."
+        ) from exc
+    return require_image_tower(embedder)
+
+
+def require_image_tower(embedder: Embedder) -> ImageEmbedder:
+    if not isinstance(embedder, ImageEmbedder):
+        raise InvalidInput(
+            f"model {embedder.name!r} cannot embed images; image search needs a CLIP-family model "
+            f"(set {IMAGE_MODEL_SETTING} to one)"
+        )
+    return embedder

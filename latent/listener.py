@@ -1,0 +1,55 @@
+"""Keep topics and map positions current: new or changed documents get them from the fitted models.
+
+Registered on the Engine as a write listener (core/listeners.py). After each committed write, the
+documents in the delta are assigned topics by the collection's active topic model and placed on its
+active map by the fitted transforms; nothing is refitted. Deleted documents lose their rows through
+the database's ON DELETE CASCADE. ``rebuild`` re-assigns every document with the same fitted models.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from ingest.pipeline import IndexDelta
+from latent.storage import remove_collection
+from store.models import Collection, Document
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class LatentListener:
+    name = "latent"
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def apply(self, collection: Collection, delta: IndexDelta) -> None:
+        document_ids = sorted({int(d) for d in delta.added_document_ids})
+        if document_ids:
+            self._assign(collection, document_ids)
+
+    def _assign(self, collection: Collection, document_ids: list[int]) -> None:
+        # Imported here: scikit-learn loads only once a collection has fitted models to apply.
+        from latent import maps
+        from latent.topics import service as topics
+
+        topics.assign_documents(self._engine, collection, document_ids)
+        maps.place_documents(self._engine, collection, document_ids)
+
+    def save(self, collection: Collection) -> None:
+        """Nothing to do: assignments are committed rows and fitted models are immutable files."""
+
+    def rebuild(self, collection: Collection) -> None:
+        with self._engine.sessions() as session:
+            ids = list(session.scalars(select(Document.id).where(Document.collection_id == collection.id)))
+        for start in range(0, len(ids), 500):
+            self._assign(collection, ids[start : start + 500])
+
+    def drop(self, collection_id: int) -> None:
+        remove_collection(self._engine.settings.index_dir(), collection_id)

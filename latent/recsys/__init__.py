@@ -1,0 +1,1 @@
+"""Recommendations from user–item interactions: latent-factor models, their storage and serving."""

@@ -1,0 +1,193 @@
+"""The one ``Recommender`` contract every model implements, and the logic they share.
+
+Conventions: ``user_items`` is a float32 CSR ``(n_users, n_items)`` of raw interaction values (the
+model applies its own weighting); a *row* is a ``(1, n_items)`` CSR of one user's interactions, where a
+negative value marks a negative example. Scores are float32, higher is better. Item and user numbers
+are dense model indices; mapping them to database ids is the service's job.
+
+Saved state is a directory (JSON manifest + ``.npy`` arrays, swapped in atomically, see index/manifest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from core.errors import IndexCorrupt, InvalidInput
+from index.manifest import read_manifest, write_index_dir
+from latent.recsys.matrix import Weighting
+
+
+class Recommender:
+    """fit / user_scores / foldin_scores / recommend / similar_items / explain / save / load."""
+
+    name: ClassVar[str]
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    has_similarity: ClassVar[bool] = True  # False: similar_items is not meaningful (popularity)
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        params = dict(params or {})
+        unknown = sorted(set(params) - set(self.DEFAULTS))
+        if unknown:
+            raise InvalidInput(
+                f"unknown parameter(s) {unknown} for model {self.name!r}; valid: {sorted(self.DEFAULTS)}"
+            )
+        self.params = {**self.DEFAULTS, **params}
+        self.weighting = Weighting(self.params.get("weighting", "binary"))
+        self.n_users = 0
+        self.n_items = 0
+        # Arrays saved with the model for its owner (e.g. the database ids of rows and columns).
+        self.labels: dict[str, np.ndarray] = {}
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def _fit(self, weighted: sp.csr_matrix) -> None:
+        raise NotImplementedError
+
+    def _user_scores(self, users: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
+        raise NotImplementedError
+
+    def _similar_scores(self, item: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
+        """Contribution of each of the row's items (in ``weighted_row.indices`` order) to ``item``'s score."""
+        raise NotImplementedError
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    # -- public API -----------------------------------------------------------------------------
+    def fit(self, user_items: sp.csr_matrix) -> Self:
+        user_items = sp.csr_matrix(user_items, dtype=np.float32)
+        if user_items.nnz == 0:
+            raise InvalidInput("cannot train a recommender without interactions")
+        self.n_users, self.n_items = user_items.shape
+        self.weighting.fit(user_items)
+        self._fit(self.weighting.transform(user_items))
+        return self
+
+    def user_scores(self, users: np.ndarray) -> np.ndarray:
+        """Scores ``(q, n_items)`` for trained users (model indices ``(q,)``)."""
+        users = np.asarray(users, dtype=np.int64)
+        if users.size and (users.min() < 0 or users.max() >= self.n_users):
+            raise InvalidInput(f"user index out of range 0..{self.n_users - 1}")
+        return self._user_scores(users).astype(np.float32, copy=False)
+
+    def foldin_scores(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Scores ``(q, n_items)`` for users given only their interactions (not in the model)."""
+        rows = self._check_rows(rows)
+        return self._foldin_scores(self.weighting.transform(rows)).astype(np.float32, copy=False)
+
+    def recommend(
+        self, scores: np.ndarray, k: int, exclude: np.ndarray | None = None, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items of a score vector ``(n_items,)``, without ``exclude``, within ``allowed``."""
+        return top_k(scores, k, exclude, allowed)
+
+    def similar_items(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` items most similar to ``item`` (itself excluded)."""
+        self._check_item(item)
+        return top_k(self._similar_scores(item).astype(np.float32), k, np.array([item]))
+
+    def explain(self, row: sp.csr_matrix, item: int, top: int = 3) -> list[tuple[int, float]]:
+        """The user's past items that contributed most to ``item``'s score: ``[(item, contribution)]``."""
+        self._check_item(item)
+        weighted = self.weighting.transform(self._check_rows(row))
+        positive = weighted.data > 0
+        if not positive.any():
+            return []
+        contributions = np.asarray(self._contributions(weighted, item), dtype=np.float64)
+        order = [i for i in np.argsort(-contributions) if positive[i] and contributions[i] > 0][:top]
+        return [(int(weighted.indices[i]), float(contributions[i])) for i in order]
+
+    def item_vectors(self) -> np.ndarray | None:
+        """Item factors for an inner-product index, or None when the model has none."""
+        return None
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, directory: Path, extra: dict[str, Any] | None = None) -> None:
+        labels = {f"label_{key}": value for key, value in self.labels.items()}
+        arrays = {**self._arrays(), **self.weighting.arrays(), **labels}
+        manifest = {
+            "kind": self.name,
+            "dim": self.n_items,
+            "params": self.params,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "arrays": sorted(arrays),
+            **(extra or {}),
+        }
+
+        def write(tmp: Path) -> None:
+            for key, value in arrays.items():
+                np.save(tmp / f"{key}.npy", np.ascontiguousarray(value), allow_pickle=False)
+
+        write_index_dir(Path(directory), manifest, write)
+
+    @classmethod
+    def load(cls, directory: Path) -> Self:
+        directory = Path(directory)
+        manifest = read_manifest(directory)
+        if manifest["kind"] != cls.name:
+            raise IndexCorrupt(f"{directory} holds a {manifest['kind']!r} model, not {cls.name!r}")
+        model = cls(manifest["params"])
+        try:
+            arrays = {key: np.load(directory / f"{key}.npy", allow_pickle=False) for key in manifest["arrays"]}
+        except (OSError, ValueError) as exc:
+            raise IndexCorrupt(f"cannot read model arrays in {directory}: {exc.__class__.__name__}") from exc
+        model.n_users, model.n_items = int(manifest["n_users"]), int(manifest["n_items"])
+        model.weighting.restore(arrays)
+        model.labels = {key[6:]: value for key, value in arrays.items() if key.startswith("label_")}
+        model._restore(arrays)
+        return model
+
+    # -- validation -----------------------------------------------------------------------------
+    def _check_rows(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        rows = sp.csr_matrix(rows, dtype=np.float32)
+        if rows.shape[1] != self.n_items:
+            raise InvalidInput(f"interaction rows have {rows.shape[1]} items, the model {self.n_items}")
+        return rows
+
+    def _check_item(self, item: int) -> None:
+        if not 0 <= int(item) < self.n_items:
+            raise InvalidInput(f"item index {item} out of range 0..{self.n_items - 1}")
+
+
+def top_k(
+    scores: np.ndarray, k: int, exclude: np.ndarray | None = None, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the ``k`` best entries of ``scores`` (n,), best first, ties by index."""
+    if k < 1:
+        raise InvalidInput("k must be a positive integer")
+    scores = np.array(scores, dtype=np.float32)
+    if allowed is not None:
+        mask = np.full(scores.shape, -np.inf, dtype=np.float32)
+        mask[np.asarray(allowed, dtype=np.int64)] = 0.0
+        scores += mask
+    if exclude is not None and len(exclude):
+        scores[np.asarray(exclude, dtype=np.int64)] = -np.inf
+    candidates = np.flatnonzero(np.isfinite(scores))
+    if len(candidates) > k:
+        part = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
+    else:
+        part = candidates
+    order = np.lexsort((part, -scores[part]))
+    chosen = part[order]
+    return chosen.astype(np.int64), scores[chosen]
+
+
+def csr_row(items: np.ndarray, values: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """One user's interactions as a ``(1, n_items)`` CSR row (duplicates summed)."""
+    items = np.asarray(items, dtype=np.int64)
+    return sp.csr_matrix(
+        (np.asarray(values, dtype=np.float32), (np.zeros(len(items), dtype=np.int64), items)), shape=(1, n_items)
+    )

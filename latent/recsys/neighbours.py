@@ -1,0 +1,92 @@
+"""Models without user factors: the popularity baseline and EASE (closed-form item-item regression)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from core.errors import InvalidInput
+from latent.recsys.base import Recommender
+
+
+class PopularityRecommender(Recommender):
+    """Items ranked by how many users interacted with them; the same list for everyone."""
+
+    name: ClassVar[str] = "popularity"
+    DEFAULTS: ClassVar[dict[str, Any]] = {"weighting": "binary"}
+    has_similarity: ClassVar[bool] = False
+
+    def _fit(self, weighted: sp.csr_matrix) -> None:
+        counts = np.bincount(weighted.indices, minlength=self.n_items).astype(np.float32)
+        self.counts = counts / max(1, self.n_users)
+
+    def _user_scores(self, users: np.ndarray) -> np.ndarray:
+        return np.tile(self.counts, (len(users), 1))
+
+    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
+        return np.tile(self.counts, (weighted_rows.shape[0], 1))
+
+    def _similar_scores(self, item: int) -> np.ndarray:
+        return self.counts.copy()
+
+    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
+        return np.zeros(weighted_row.nnz)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"counts": self.counts}
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.counts = arrays["counts"].astype(np.float32)
+
+
+class EaseRecommender(Recommender):
+    """EASE (Steck 2019): ``B = I - P / diag(P)`` with ``P = (XᵀX + λI)⁻¹``; scores are ``x B``.
+
+    The item-item matrix is dense ``(n_items, n_items)``, so ``max_items`` bounds the catalogue
+    (20k items = 1.6 GB of float32 during the inversion).
+    """
+
+    name: ClassVar[str] = "ease"
+    DEFAULTS: ClassVar[dict[str, Any]] = {"lambda": 700.0, "weighting": "binary", "max_items": 20_000}
+
+    def _fit(self, weighted: sp.csr_matrix) -> None:
+        if self.n_items > int(self.params["max_items"]):
+            raise InvalidInput(
+                f"EASE is limited to {self.params['max_items']} items (got {self.n_items}); use als or bpr"
+            )
+        gram = (weighted.T @ weighted).toarray().astype(np.float64)
+        gram[np.diag_indices_from(gram)] += float(self.params["lambda"])
+        inverse = np.linalg.inv(gram)
+        weights = -inverse / np.diag(inverse)[None, :]
+        weights[np.diag_indices_from(weights)] = 0.0
+        self.weights = weights.astype(np.float32)
+        self.user_rows = weighted  # trained users are scored from their training interactions
+
+    def _user_scores(self, users: np.ndarray) -> np.ndarray:
+        return np.asarray(self.user_rows[users] @ self.weights)
+
+    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(weighted_rows @ self.weights)
+
+    def _similar_scores(self, item: int) -> np.ndarray:
+        return self.weights[item].copy()
+
+    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
+        return weighted_row.data * self.weights[weighted_row.indices, item]
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        rows = self.user_rows.tocsr()
+        return {
+            "weights": self.weights,
+            "rows_indptr": rows.indptr.astype(np.int64),
+            "rows_indices": rows.indices.astype(np.int64),
+            "rows_data": rows.data.astype(np.float32),
+        }
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        self.weights = arrays["weights"].astype(np.float32)
+        self.user_rows = sp.csr_matrix(
+            (arrays["rows_data"], arrays["rows_indices"], arrays["rows_indptr"]), shape=(self.n_users, self.n_items)
+        )

@@ -1,0 +1,41 @@
+"""Explicit registry of recommender models, chosen by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.errors import IndexCorrupt, InvalidInput
+from index.manifest import read_manifest
+from latent.recsys.base import Recommender
+from latent.recsys.blend import BlendRecommender
+from latent.recsys.factors import AlsRecommender, BprRecommender
+from latent.recsys.graph import Rp3BetaRecommender
+from latent.recsys.neighbours import EaseRecommender, PopularityRecommender
+
+MODELS: dict[str, type[Recommender]] = {
+    cls.name: cls
+    for cls in (
+        AlsRecommender,
+        BprRecommender,
+        EaseRecommender,
+        PopularityRecommender,
+        Rp3BetaRecommender,
+        BlendRecommender,
+    )
+}
+
+
+def create_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
+    try:
+        cls = MODELS[name]
+    except (KeyError, TypeError):
+        raise InvalidInput(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    return cls(params)
+
+
+def load_model(directory: Path) -> Recommender:
+    kind = read_manifest(Path(directory), verify_files=False)["kind"]
+    if kind not in MODELS:
+        raise IndexCorrupt(f"{directory}: manifest names an unknown model {kind!r}")
+    return MODELS[kind].load(Path(directory))

@@ -1,0 +1,167 @@
+"""Ingest interactions into SQL and train model versions of a collection.
+
+A version is written to ``index_dir/<collection id>/recsys/<version>/`` (``model/`` and, for factor
+models, ``index/`` with the item factors keyed by item database id), then recorded and made active
+in one transaction, so readers see either the old or the new version, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.errors import InvalidInput
+from index.registry import create_index, default_kind
+from latent.recsys import repository as rrepo
+from latent.recsys.evaluate import fit_and_evaluate
+from latent.recsys.matrix import build_matrix, split_per_user
+from latent.recsys.readers import Interaction as Event
+from latent.recsys.registry import create_model
+from store import repositories as repo
+from store.models_recsys import ModelVersion
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+BATCH = 5000
+
+
+@dataclass
+class InteractionReport:
+    added: int = 0
+    updated: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def recsys_dir(engine: Engine, collection_id: int) -> Path:
+    return engine.settings.index_dir() / str(collection_id) / "recsys"
+
+
+def ingest_interactions(
+    engine: Engine,
+    name: str,
+    stream: Iterable[Any],
+    aggregate: str = "sum",
+    on_progress: Callable[[int], None] | None = None,
+) -> InteractionReport:
+    """Store interactions (and count RowErrors from the reader as failed); one transaction per batch."""
+    if aggregate not in rrepo.AGGREGATES:
+        raise InvalidInput(f"unknown aggregate rule {aggregate!r}; choose one of {list(rrepo.AGGREGATES)}")
+    report = InteractionReport()
+    with engine.sessions() as session:
+        collection_id = repo.get_collection(session, name).id
+    batch: list[Event] = []
+    for record in stream:
+        if isinstance(record, Event):
+            batch.append(record)
+        else:
+            report.failed += 1
+            report.errors.append(f"{record.source_uri}: line {record.line}: {record.message}")
+        if len(batch) >= BATCH:
+            _write(engine, collection_id, batch, aggregate, report, on_progress)
+            batch = []
+    if batch:
+        _write(engine, collection_id, batch, aggregate, report, on_progress)
+    return report
+
+
+def _write(engine, collection_id, batch, aggregate, report, on_progress) -> None:  # noqa: ANN001
+    with engine.sessions.begin() as session:
+        added, updated = rrepo.upsert_interactions(session, collection_id, batch, aggregate)
+    report.added += added
+    report.updated += updated
+    if on_progress:
+        on_progress(len(batch))
+
+
+def train(
+    engine: Engine,
+    name: str,
+    model_name: str,
+    params: dict[str, Any] | None = None,
+    test_fraction: float = 0.25,
+    seed: int = 42,
+    activate: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``model_name`` on a held-out split, refit on everything, store and (by default) activate."""
+    create_model(model_name, params)  # reject unknown models/params before any work
+    with engine.sessions() as session:
+        collection_id = repo.get_collection(session, name).id
+        users, items, values = rrepo.all_interactions(session, collection_id)
+    if not len(users):
+        raise InvalidInput(f"collection {name!r} has no interactions; ingest some first")
+    user_labels, u = np.unique(users, return_inverse=True)
+    item_labels, i = np.unique(items, return_inverse=True)
+    matrix = build_matrix(u, i, values, (len(user_labels), len(item_labels)))
+    split = split_per_user(matrix, test_fraction, seed)
+    _, metrics = fit_and_evaluate(model_name, params, split.train, split.test)
+    started = time.perf_counter()
+    model = create_model(model_name, params).fit(matrix)
+    metrics["final_train_seconds"] = round(time.perf_counter() - started, 3)
+    model.labels = {
+        "users": user_labels,
+        "items": item_labels,
+        "popularity": np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel(),
+    }
+    version = f"{model_name}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    directory = recsys_dir(engine, collection_id) / version
+    model.save(directory / "model")
+    vectors = model.item_vectors()
+    if vectors is not None:
+        index = create_index(default_kind(len(item_labels), engine.settings.exact_threshold), vectors.shape[1])
+        index.add(item_labels, vectors)
+        index.save(directory / "index")
+    protocol = {
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "users": int(matrix.shape[0]),
+        "items": int(matrix.shape[1]),
+        "interactions": int(matrix.nnz),
+    }
+    with engine.sessions.begin() as session:
+        row = ModelVersion(
+            collection_id=collection_id,
+            version=version,
+            model=model_name,
+            params=model.params,
+            metrics={**metrics, "protocol": protocol},
+        )
+        session.add(row)
+        session.flush()
+        if activate:
+            rrepo.set_active(session, collection_id, row.id)
+    return {"version": version, "model": model_name, "params": model.params, "metrics": row.metrics, "active": activate}
+
+
+def activate_version(engine: Engine, name: str, version: str) -> None:
+    with engine.sessions.begin() as session:
+        collection_id = repo.get_collection(session, name).id
+        match = [v for v in rrepo.versions(session, collection_id) if v.version == version]
+        if not match:
+            raise InvalidInput(f"collection {name!r} has no model version {version!r}")
+        rrepo.set_active(session, collection_id, match[0].id)
+
+
+def list_versions(engine: Engine, name: str) -> list[dict[str, Any]]:
+    with engine.sessions() as session:
+        collection_id = repo.get_collection(session, name).id
+        active = rrepo.active_version(session, collection_id)
+        return [
+            {
+                "version": v.version,
+                "model": v.model,
+                "params": v.params,
+                "metrics": v.metrics,
+                "created_at": v.created_at.isoformat(),
+                "active": active is not None and active.id == v.id,
+            }
+            for v in rrepo.versions(session, collection_id)
+        ]
