@@ -79,6 +79,8 @@ def test_page_search_and_map_in_chromium(server: str) -> None:
             page.wait_for_selector("#collection option[value='web']", state="attached")
             page.wait_for_function("Number(document.querySelector('#map').dataset.drawn || 0) > 0")
             assert int(page.get_attribute("#map", "data-drawn")) == 62
+            # the legend is filled by a second request after the points are drawn: wait for it (bounded)
+            page.wait_for_function("document.querySelectorAll('#legend li').length > 0")
             assert page.locator("#legend li").count() >= 3  # topics coloured and listed
             page.fill("#query", "orbit of a comet")
             page.click("#search-form button[type=submit]")
