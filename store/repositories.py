@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import CollectionNotFound
@@ -109,25 +109,29 @@ class ChunkHit:
     char_end: int
 
 
+# Built once with an expanding parameter, so the compiled SQL is cached and reused by every search.
+_CHUNK_HITS = (
+    select(
+        Chunk.id,
+        Chunk.document_id,
+        Document.external_id,
+        Document.source_uri,
+        Document.metadata_,
+        Chunk.ordinal,
+        Chunk.text,
+        Chunk.char_start,
+        Chunk.char_end,
+    )
+    .join(Document, Document.id == Chunk.document_id)
+    .where(Chunk.id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def load_chunk_hits(session: Session, ids: Sequence[int]) -> dict[int, ChunkHit]:
     if not ids:
         return {}
-    stmt = (
-        select(
-            Chunk.id,
-            Chunk.document_id,
-            Document.external_id,
-            Document.source_uri,
-            Document.metadata_,
-            Chunk.ordinal,
-            Chunk.text,
-            Chunk.char_start,
-            Chunk.char_end,
-        )
-        .join(Document, Document.id == Chunk.document_id)
-        .where(Chunk.id.in_([int(i) for i in ids]))
-    )
-    return {row[0]: ChunkHit(*row) for row in session.execute(stmt)}
+    rows = session.connection().execute(_CHUNK_HITS, {"ids": [int(i) for i in ids]})
+    return {row[0]: ChunkHit(*row) for row in rows}
 
 
 def list_documents(session: Session, collection_id: int, offset: int, limit: int) -> list[Document]:
