@@ -32,6 +32,14 @@ def get_collection(session: Session, name: str) -> Collection:
     return collection
 
 
+def get_collection_id(session: Session, name: str) -> int:
+    """The collection's id alone (no ORM entity: cheap on hot paths)."""
+    collection_id = session.scalar(select(Collection.id).where(Collection.name == name))
+    if collection_id is None:
+        raise CollectionNotFound(f"collection {name!r} does not exist")
+    return collection_id
+
+
 def find_collection(session: Session, name: str) -> Collection | None:
     return session.scalar(select(Collection).where(Collection.name == name))
 

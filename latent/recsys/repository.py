@@ -169,13 +169,15 @@ def document_vectors(
     return {k: v / (np.linalg.norm(v) or 1.0) for k, v in sums.items()}
 
 
-def active_version(session: Session, collection_id: int) -> ModelVersion | None:
+def active_version(session: Session, collection_id: int) -> tuple[int, str] | None:
+    """(version id, version name) of the collection's active model; two columns, no ORM entity (hot path)."""
     stmt = (
-        select(ModelVersion)
+        select(ModelVersion.id, ModelVersion.version)
         .join(ActiveModel, ActiveModel.model_version_id == ModelVersion.id)
         .where(ActiveModel.collection_id == collection_id)
     )
-    return session.scalar(stmt)
+    row = session.execute(stmt).first()
+    return None if row is None else (row[0], row[1])
 
 
 def set_active(session: Session, collection_id: int, version_id: int) -> None:

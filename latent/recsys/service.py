@@ -88,7 +88,7 @@ class RecommendationService:
             version = rrepo.active_version(session, collection_id)
             if version is None:
                 raise ModelNotFitted("no recommendation model is trained for this collection; run `latentspace train`")
-            version_id, name = version.id, version.version
+            version_id, name = version
         loaded = self._loaded.get(collection_id)
         if loaded is not None and loaded.version_id == version_id:
             return loaded
@@ -102,7 +102,7 @@ class RecommendationService:
 
     def _collection_id(self, name: str) -> int:
         with self._session() as session:
-            return repo.get_collection(session, name).id
+            return repo.get_collection_id(session, name)
 
     # -- recommendations ------------------------------------------------------------------------
     def for_user(self, name: str, user: str, query: Query) -> Recommendations:

@@ -161,7 +161,7 @@ def list_versions(engine: Engine, name: str) -> list[dict[str, Any]]:
                 "params": v.params,
                 "metrics": v.metrics,
                 "created_at": v.created_at.isoformat(),
-                "active": active is not None and active.id == v.id,
+                "active": active is not None and active[0] == v.id,
             }
             for v in rrepo.versions(session, collection_id)
         ]
