@@ -9,9 +9,10 @@ import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from core.errors import CollectionNotFound
 from latent.recsys.readers import Interaction as Event
 from store.filters import compile_filter
-from store.models import Chunk, Document
+from store.models import Chunk, Collection, Document
 from store.models_recsys import ActiveModel, Interaction, ModelVersion, RecsysItem, RecsysUser
 
 AGGREGATES = ("sum", "max", "last")
@@ -38,10 +39,6 @@ def ensure_ids(session: Session, table: type, collection_id: int, names: set[str
         session.execute(insert(table), [{"collection_id": collection_id, "external_id": n} for n in missing])
         found.update(_ids_by_external(session, table, collection_id, missing))
     return found
-
-
-def lookup_id(session: Session, table: type, collection_id: int, name: str) -> int | None:
-    return _ids_by_external(session, table, collection_id, [name]).get(name)
 
 
 def upsert_interactions(session: Session, collection_id: int, events: list[Event], aggregate: str) -> tuple[int, int]:
@@ -112,9 +109,20 @@ def all_interactions(session: Session, collection_id: int) -> tuple[np.ndarray, 
     return np.array(users, np.int64), np.array(items, np.int64), np.array(values, np.float32)
 
 
-def user_interactions(session: Session, user_id: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = session.execute(select(Interaction.item_id, Interaction.value).where(Interaction.user_id == user_id)).all()
-    return np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.float32)
+def user_with_interactions(
+    session: Session, collection_id: int, name: str
+) -> tuple[int | None, np.ndarray, np.ndarray]:
+    """(user db id or None, item ids int64, values float32) in one query (the recommendation hot path)."""
+    stmt = (
+        select(RecsysUser.id, Interaction.item_id, Interaction.value)
+        .outerjoin(Interaction, Interaction.user_id == RecsysUser.id)
+        .where(RecsysUser.collection_id == collection_id, RecsysUser.external_id == name)
+    )
+    rows = session.execute(stmt).all()
+    if not rows:
+        return None, np.zeros(0, np.int64), np.zeros(0, np.float32)
+    pairs = [(r[1], r[2]) for r in rows if r[1] is not None]
+    return rows[0][0], np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.float32)
 
 
 def item_ids_by_external(session: Session, collection_id: int, names: Sequence[str]) -> dict[str, int]:
@@ -178,6 +186,20 @@ def active_version(session: Session, collection_id: int) -> tuple[int, str] | No
     )
     row = session.execute(stmt).first()
     return None if row is None else (row[0], row[1])
+
+
+def active_version_by_name(session: Session, name: str) -> tuple[int, tuple[int, str] | None]:
+    """(collection id, (version id, version name) or None) in one query; unknown collection → 404."""
+    stmt = (
+        select(Collection.id, ModelVersion.id, ModelVersion.version)
+        .outerjoin(ActiveModel, ActiveModel.collection_id == Collection.id)
+        .outerjoin(ModelVersion, ModelVersion.id == ActiveModel.model_version_id)
+        .where(Collection.name == name)
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        raise CollectionNotFound(f"collection {name!r} does not exist")
+    return row[0], (None if row[1] is None else (row[1], row[2]))
 
 
 def set_active(session: Session, collection_id: int, version_id: int) -> None:

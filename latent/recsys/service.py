@@ -25,7 +25,6 @@ from latent.recsys.factors import FactorRecommender
 from latent.recsys.registry import load_model
 from latent.recsys.training import recsys_dir
 from store import repositories as repo
-from store.models_recsys import RecsysUser
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -86,9 +85,18 @@ class RecommendationService:
     def active(self, collection_id: int) -> Loaded:
         with self._session() as session:
             version = rrepo.active_version(session, collection_id)
-            if version is None:
-                raise ModelNotFitted("no recommendation model is trained for this collection; run `latentspace train`")
-            version_id, name = version
+        return self._load(collection_id, version)
+
+    def active_by_name(self, name: str) -> tuple[int, Loaded]:
+        """(collection id, loaded active model) from one query: the per-request check of the hot path."""
+        with self._session() as session:
+            collection_id, version = rrepo.active_version_by_name(session, name)
+        return collection_id, self._load(collection_id, version)
+
+    def _load(self, collection_id: int, version: tuple[int, str] | None) -> Loaded:
+        if version is None:
+            raise ModelNotFitted("no recommendation model is trained for this collection; run `latentspace train`")
+        version_id, name = version
         loaded = self._loaded.get(collection_id)
         if loaded is not None and loaded.version_id == version_id:
             return loaded
@@ -112,12 +120,10 @@ class RecommendationService:
             return self._for_user(name, user, query)
 
     def _for_user(self, name: str, user: str, query: Query) -> Recommendations:
-        cid = self._collection_id(name)
-        loaded = self.active(cid)
+        cid, loaded = self.active_by_name(name)
         with self._session() as session:
-            user_id = rrepo.lookup_id(session, RecsysUser, cid, user)
-            items, values = rrepo.user_interactions(session, user_id) if user_id is not None else ([], [])
-        cols, vals = self._columns(loaded, np.asarray(items, np.int64), np.asarray(values, np.float32))
+            user_id, items, values = rrepo.user_with_interactions(session, cid, user)
+        cols, vals = self._columns(loaded, items, values)
         row = csr_row(cols, vals, loaded.model.n_items)
         seen = cols if query.exclude_seen else np.zeros(0, np.int64)
         position = np.searchsorted(loaded.users, user_id) if user_id is not None else -1
