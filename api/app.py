@@ -12,10 +12,7 @@ from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import attach_engine, install_metrics
 from api.request_log import RequestLog
-from api.routers import admin as admin_router
-from api.routers import collections, documents, health, latent, search, web
-from api.routers import images as images_router
-from api.routers import recommendations as recommendations_router
+from api.routers import admin, collections, documents, health, images, latent, recommendations, search, web
 from core.engine import Engine
 from core.settings import Settings, get_settings
 
@@ -27,6 +24,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine or Engine(settings)
+        app.state.engine.verify_indexes()  # start-up check: repair or rebuild any index that disagrees with the DB
         attach_engine(app)
         try:
             yield
@@ -41,15 +39,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, collections, documents, search):
+    routers = (health, collections, documents, search, images, recommendations, latent, admin, web)
+    for module in routers:  # web serves the page at /; its files are mounted under /static below
         app.include_router(module.router)
-    app.include_router(latent.router)
-    app.include_router(web.router)  # the web page at / and its files under /static
     app.mount("/static", web.static_files(), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    app.include_router(admin_router.router)
-    app.include_router(recommendations_router.router)
-    app.include_router(images_router.router)
     # Outermost last: request id/log -> metrics -> API-key auth (every /v1 route) -> body limit.
     app.add_middleware(ApiKeyAuth, allow_anonymous_read=settings.allow_anonymous_read)
     install_metrics(app)

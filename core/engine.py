@@ -320,6 +320,13 @@ class Engine:
                 listener.rebuild(collection)
             return count
 
+    def verify_indexes(self) -> None:
+        """Load every collection's index, repairing or rebuilding it from the DB where they disagree."""
+        with self.sessions() as session:
+            collections = repo.list_collections(session)
+        for collection in collections:
+            self.indexes.get(collection)
+
     def check_index(self, name: str) -> int:
         """Load (repairing if needed) and return the number of indexed vectors."""
         return len(self.indexes.get(self._collection(name)))

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from ingest.readers import SourceDocument
 
 DOCS = [
     {
@@ -109,3 +110,15 @@ def test_health_and_openapi(client) -> None:  # noqa: ANN001
     assert client.get("/health/ready").json()["database"] == "ok"
     schema = client.get("/openapi.json").json()
     assert "/v1/collections/{name}/search" in schema["paths"]
+
+
+def test_startup_rebuilds_a_missing_index_before_the_first_request(engine) -> None:  # noqa: ANN001
+    import shutil
+
+    engine.create_collection("c")
+    engine.ingest("c", [SourceDocument(d["id"], d["text"], None, d["metadata"]) for d in DOCS])
+    shutil.rmtree(engine.settings.index_dir())
+    app = create_app(engine.settings)  # the app builds (and owns) its own Engine at start-up
+    with TestClient(app):
+        manifests = list(engine.settings.index_dir().rglob("manifest.json"))
+        assert manifests, "the start-up check did not rebuild the index"
