@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from core.cli_common import console, json_option, open_engine, run
+from core.cli_common import console, json_option, migrate, open_engine, run
 from core.cli_eval import eval_app
 from core.cli_ingest import ingest
 from core.cli_latent import register as register_latent
@@ -37,11 +37,8 @@ register_latent(app)
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations to the configured database."""
-    from store.migrate import upgrade
-
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url())
+    migrate(settings)
     console.print(f"database at head: {settings.resolved_database_url()}")
 
 

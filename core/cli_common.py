@@ -19,14 +19,22 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def migrate(settings) -> None:  # noqa: ANN001
+    """Apply migrations under a data-dir lock: two workers starting at once must not both create the schema."""
+    from core.writelock import file_lock
+    from store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with file_lock(settings.data_dir / ".migrate.lock", exclusive=True):
+        upgrade(settings.resolved_database_url())
+
+
 def open_engine():  # noqa: ANN201
     """Apply migrations, then build the Engine (both cheap when already current)."""
     from core.engine import Engine
-    from store.migrate import upgrade
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url())
+    migrate(settings)
     return Engine(settings)
 
 

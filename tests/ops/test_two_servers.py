@@ -28,17 +28,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen:
+def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, LATENTSPACE_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1")
     env.pop("LATENTSPACE_DATABASE_URL", None)
     command = [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("wb") as sink:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
 
 
-def _wait_ready(client: httpx.Client, process: subprocess.Popen) -> None:
+def _wait_ready(client: httpx.Client, process: subprocess.Popen, log: Path) -> None:
     for _ in range(600):  # bounded by attempts; each waits at most 0.5 s
         if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}")
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"server exited with {process.returncode}:\n{tail}")
         try:
             if client.get("/health/live", timeout=0.5).status_code == 200:
                 return
@@ -59,14 +61,14 @@ def _hit_ids(client: httpx.Client, i: int) -> set[str]:
 
 @pytest.fixture
 def servers(tmp_path: Path):  # noqa: ANN201
-    processes, clients = [], []
-    for _ in range(2):
+    processes, clients, logs = [], [], [tmp_path / "a.log", tmp_path / "b.log"]
+    for log in logs:  # both start at once, as two workers of one deployment do
         port = _free_port()
-        processes.append(_start(tmp_path / "data", port))
+        processes.append(_start(tmp_path / "data", port, log))
         clients.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120))
     try:
-        for client, process in zip(clients, processes, strict=True):
-            _wait_ready(client, process)
+        for client, process, log in zip(clients, processes, logs, strict=True):
+            _wait_ready(client, process, log)
         yield clients
     finally:
         for process in processes:
