@@ -111,7 +111,7 @@ class _RateColumn(TextColumn):
 
 def _summary(report) -> None:  # noqa: ANN001
     for line in report.errors:
-        err_console.print(f"[red]failed:[/] {escape(line)}", highlight=False)
+        err_console.print(f"[red]failed:[/] {escape(line)}", highlight=False, soft_wrap=True)  # one greppable line
     table = Table("added", "updated", "unchanged", "failed", "pruned", "chunks embedded")
     table.add_row(
         *(
