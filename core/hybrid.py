@@ -164,15 +164,4 @@ def _hit(found, signals, fused, key, mode, explain) -> Hit:  # noqa: ANN001
         for name, ranked in explain.items():
             if key in ranked:
                 details[name] = {"rank": ranked[key], "score": signals[name][key]}
-    return Hit(
-        id=row.external_id,
-        score=fused[key],
-        text=row.text,
-        chunk=row.ordinal,
-        char_start=row.char_start,
-        char_end=row.char_end,
-        source_uri=row.source_uri,
-        metadata=row.metadata,
-        mode=mode,
-        explain=details,
-    )
+    return Hit.from_row(row, fused[key], mode, details)

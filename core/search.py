@@ -50,6 +50,22 @@ class Hit:
     mode: str = "dense"
     explain: dict[str, Any] | None = None  # per-signal rank and score, when asked
 
+    @classmethod
+    def from_row(cls, row: repo.ChunkHit, score: float, mode: str = "dense", explain: dict | None = None) -> Hit:
+        """A hit from a hydrated chunk row (store.repositories.load_chunk_hits)."""
+        return cls(
+            id=row.external_id,
+            score=score,
+            text=row.text,
+            chunk=row.ordinal,
+            char_start=row.char_start,
+            char_end=row.char_end,
+            source_uri=row.source_uri,
+            metadata=row.metadata,
+            mode=mode,
+            explain=explain,
+        )
+
 
 @dataclass
 class SearchResult:
@@ -119,16 +135,5 @@ def _hydrate(engine: Engine, ids: np.ndarray, scores: np.ndarray, group: bool) -
         if group and row.document_id in seen:
             continue
         seen.add(row.document_id)
-        hits.append(
-            Hit(
-                id=row.external_id,
-                score=score,
-                text=row.text,
-                chunk=row.ordinal,
-                char_start=row.char_start,
-                char_end=row.char_end,
-                source_uri=row.source_uri,
-                metadata=row.metadata,
-            )
-        )
+        hits.append(Hit.from_row(row, score))
     return hits

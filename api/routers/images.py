@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import FileResponse
 
 from api.deps import EngineDep
+from api.params import json_object
 from api.schemas import HitOut, IngestOut, SearchOut
 from core.errors import InvalidInput, PayloadTooLarge, UnreadableFile
 from core.images import ImageInput, ingest_images, search_by_image, thumbnail_for
@@ -31,7 +31,7 @@ def upload_images(
     settings = engine.settings
     if len(files) > settings.max_upload_files:
         raise PayloadTooLarge(f"at most {settings.max_upload_files} files per upload")
-    extra = _json_object(metadata, "metadata") or {}
+    extra = json_object(metadata, "metadata") or {}
     items = []
     for upload in files:
         filename = _safe_name(upload.filename)
@@ -55,7 +55,7 @@ def search_image(
     """Image → image on an image collection; image → text on a text collection with the same CLIP model."""
     started = time.perf_counter()
     data = _read_limited(file, engine.settings.image_max_bytes, _safe_name(file.filename)) if file else None
-    result = search_by_image(engine, name, data, document_id, k, _json_object(filter, "filter"))
+    result = search_by_image(engine, name, data, document_id, k, json_object(filter, "filter"))
     took = (time.perf_counter() - started) * 1000
     return SearchOut(hits=[HitOut(**asdict(h)) for h in result.hits], mode=result.mode, took_ms=round(took, 3))
 
@@ -79,15 +79,3 @@ def _safe_name(filename: str | None) -> str:
     """The client's base name, only ever stored as metadata (paths come from hashes)."""
     name = PurePath((filename or "").replace("\\", "/")).name.strip()
     return name[:200] or "upload"
-
-
-def _json_object(value: str | None, field: str) -> dict[str, Any] | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{field} is not valid JSON: {exc.msg}") from None
-    if not isinstance(parsed, dict):
-        raise InvalidInput(f"{field} must be a JSON object")
-    return parsed

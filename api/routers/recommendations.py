@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep
+from api.params import json_object
 from core.errors import InvalidFilter, PayloadTooLarge
 from latent.recsys.readers import Interaction
 from latent.recsys.service import Query as RecQuery
@@ -73,7 +73,8 @@ def user_recommendations(
     explain: bool = False,
     filter: Annotated[str | None, Query(description="metadata filter as JSON")] = None,
 ) -> dict[str, Any]:
-    query = RecQuery(k=k, exclude_seen=exclude_seen, filter=_filter(filter), explain=explain)
+    spec = json_object(filter, "filter", InvalidFilter)
+    query = RecQuery(k=k, exclude_seen=exclude_seen, filter=spec, explain=explain)
     return asdict(service(request, engine).for_user(name, user, query))
 
 
@@ -87,15 +88,3 @@ def cold_user_recommendations(name: str, body: ColdUserIn, request: Request, eng
 @router.get("/items/{item}/similar")
 def similar_items(name: str, item: str, request: Request, engine: EngineDep, k: int = 10) -> dict[str, Any]:
     return asdict(service(request, engine).similar_items(name, item, k))
-
-
-def _filter(raw: str | None) -> dict[str, Any] | None:
-    if raw is None:
-        return None
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidFilter(f"filter is not valid JSON: {exc.msg}") from None
-    if not isinstance(parsed, dict):
-        raise InvalidFilter("filter must be a JSON object")
-    return parsed
