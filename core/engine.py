@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 import store.all_models  # noqa: F401  (every feature's tables are known to the session)
 from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
+from core.hitcache import HitCache
 from core.indexes import IndexManager
 from core.lexical import LexicalIndexes
 from core.listeners import WriteListener
 from core.search import SearchRequest, SearchResult, run_search
 from core.settings import Settings
-from core.writelock import WriteLock
+from core.writelock import WriteGeneration, WriteLock
 from index.registry import INDEX_KINDS
 from ingest import pipeline
 from ingest.clip import load_image_embedder
@@ -64,7 +65,9 @@ class Engine:
         self.sessions = create_session_factory(self.db)
         self.embedders = embedders or EmbedderCache(settings.embed_batch_size)
         # One writer per data dir (threads and processes); readers never wait for it.
-        self._write_lock = WriteLock(settings.data_dir / ".write.lock")
+        generation = WriteGeneration(settings.data_dir / ".write.generation")
+        self._write_lock = WriteLock(settings.data_dir / ".write.lock", generation)
+        self.hits = HitCache(generation, settings.hit_cache_entries)  # rows searches return, per write
         self.indexes = IndexManager(
             settings.index_dir(), self.sessions, settings.exact_threshold, write_lock=self._write_lock
         )
@@ -309,8 +312,25 @@ class Engine:
 
     # -- search and maintenance -------------------------------------------------------------
     def search(self, name: str, request: SearchRequest) -> SearchResult:
-        collection = self._collection(name)
-        return run_search(self, collection, request)
+        with self.hits.pinned():
+            collection = self.hits.value(("collection", name), lambda: self._collection(name))
+            return run_search(self, collection, request)
+
+    def chunk_hits(self, ids: list[int]) -> dict[int, repo.ChunkHit]:
+        """What a hit shows of each chunk (from the cache while no write intervened); gone ids are absent."""
+
+        def load(missing: list[int]) -> dict[int, repo.ChunkHit]:
+            with self.sessions() as session:
+                return repo.load_chunk_hits(session, missing)
+
+        return self.hits.chunk_hits(ids, load)
+
+    def max_chunks_per_document(self, collection: Collection) -> int:
+        def load() -> int:
+            with self.sessions() as session:
+                return repo.max_chunks_per_document(session, collection.id)
+
+        return self.hits.value(("max_chunks", collection.id), load)
 
     def rebuild_index(self, name: str) -> int:
         collection = self._collection(name)

@@ -101,8 +101,8 @@ def _candidates(engine, collection, query, vector, mode, depth, allowed) -> Cand
         signals["lexical"] = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
     union = sorted(set().union(*signals.values()))
     vectors: dict[int, np.ndarray] = {}
+    rows = engine.chunk_hits(union)
     with engine.sessions() as session:
-        rows = repo.load_chunk_hits(session, union)
         if vector is not None:
             for ids, matrix in repo.iter_vectors(session, collection.id, collection.embedder_dim, ids=union):
                 vectors.update(zip(ids.tolist(), matrix, strict=True))

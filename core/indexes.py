@@ -45,6 +45,7 @@ class IndexManager:
         self._sessions = sessions
         self._exact_threshold = exact_threshold
         self._loaded: dict[int, LoadedIndex] = {}
+        self._manifests: dict[int, str] = {}  # collection id -> manifest path, stat-ed on every search
         self._lock = threading.RLock()
 
     def directory(self, collection_id: int) -> Path:
@@ -61,7 +62,10 @@ class IndexManager:
 
     def _stamp(self, collection_id: int) -> int:
         try:
-            return os.stat(self.directory(collection_id) / "manifest.json").st_mtime_ns
+            return os.stat(self._manifests[collection_id]).st_mtime_ns
+        except KeyError:
+            self._manifests[collection_id] = str(self.directory(collection_id) / "manifest.json")
+            return self._stamp(collection_id)
         except OSError:
             return -1
 

@@ -52,7 +52,7 @@ class Hit:
 
     @classmethod
     def from_row(cls, row: repo.ChunkHit, score: float, mode: str = "dense", explain: dict | None = None) -> Hit:
-        """A hit from a hydrated chunk row (store.repositories.load_chunk_hits)."""
+        """A hit from a hydrated chunk row (Engine.chunk_hits)."""
         return cls(
             id=row.external_id,
             score=score,
@@ -113,19 +113,20 @@ def run_search(engine: Engine, collection: Collection, request: SearchRequest) -
     vector = query_vector(engine, collection, request)
     index = engine.indexes.get(collection)
     limit = len(index) if allowed is None else len(allowed)
-    fetch = min(request.k * (4 if request.group_by_document else 1), limit)
+    group = request.group_by_document and engine.max_chunks_per_document(collection) > 1
+    fetch = min(request.k * (4 if group else 1), limit)
     while True:
         ids, scores = index.search(vector[None, :], max(fetch, 1), allowed_ids=allowed)
-        hits = _hydrate(engine, ids[0], scores[0], request.group_by_document)
+        hits = _hydrate(engine, ids[0], scores[0], group, request.k)
         if len(hits) >= request.k or fetch >= limit:
-            return SearchResult(hits=hits[: request.k], total_candidates=limit)
-        fetch = min(fetch * 4, limit)  # several chunks of one document filled the page: widen
+            return SearchResult(hits=hits, total_candidates=limit)
+        fetch = min(fetch * 4, limit)  # several chunks of one document (or deleted rows) filled the page: widen
 
 
-def _hydrate(engine: Engine, ids: np.ndarray, scores: np.ndarray, group: bool) -> list[Hit]:
-    valid = [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
-    with engine.sessions() as session:
-        rows = repo.load_chunk_hits(session, [i for i, _ in valid])
+def _hydrate(engine: Engine, ids: np.ndarray, scores: np.ndarray, group: bool, k: int) -> list[Hit]:
+    """Up to ``k`` hits in index order; with ``group``, only each document's best chunk."""
+    valid = [(int(i), float(s)) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i >= 0]
+    rows = engine.chunk_hits([i for i, _ in valid])
     hits: list[Hit] = []
     seen: set[int] = set()
     for chunk_id, score in valid:
@@ -136,4 +137,6 @@ def _hydrate(engine: Engine, ids: np.ndarray, scores: np.ndarray, group: bool) -
             continue
         seen.add(row.document_id)
         hits.append(Hit.from_row(row, score))
+        if len(hits) == k:
+            break
     return hits

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     exact_threshold: int = Field(
         20_000, ge=0, description="Below this many vectors the default index is exact search."
     )
+    hit_cache_entries: int = Field(
+        200_000, ge=0, description="Chunk rows kept in memory for search results (0: always read SQL)."
+    )
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     max_batch_documents: int = Field(1000, ge=1)
     max_k: int = Field(1000, ge=1)

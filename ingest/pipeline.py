@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,12 +168,14 @@ def normalise(vector: Any, dim: int) -> np.ndarray:
     array = np.asarray(vector, dtype=np.float32).reshape(-1)
     if array.shape[0] != dim:
         raise DimensionMismatch(f"vector has {array.shape[0]} values; this collection's dimension is {dim}")
-    if not np.all(np.isfinite(array)):
-        raise InvalidInput("vector contains NaN or infinite values")
-    norm = float(np.linalg.norm(array))
+    norm = math.sqrt(float(np.dot(array, array)))  # NaN or inf if any value is
+    if not math.isfinite(norm):
+        if not np.all(np.isfinite(array)):
+            raise InvalidInput("vector contains NaN or infinite values")
+        norm = float(np.linalg.norm(array.astype(np.float64)))  # finite values whose squares overflow
     if norm == 0.0:
         raise InvalidInput("vector must not be all zeros")
-    return array / norm
+    return array / np.float32(norm)
 
 
 def write_document(

@@ -54,6 +54,12 @@ def collection_counts(session: Session, collection_id: int) -> tuple[int, int]:
     return int(documents or 0), int(chunks or 0)
 
 
+def max_chunks_per_document(session: Session, collection_id: int) -> int:
+    """The most chunks any one document of the collection has (0 when it is empty)."""
+    top = session.scalar(select(func.max(Chunk.ordinal)).where(Chunk.collection_id == collection_id))
+    return 0 if top is None else int(top) + 1
+
+
 def documents_by_external_id(
     session: Session, collection_id: int, external_ids: Sequence[str]
 ) -> dict[str, Document]:

@@ -1,0 +1,113 @@
+"""Read-side cache of what search returns per chunk (and of collection rows), correct across processes.
+
+Hydrating hits from SQL (chunk text, document external id, metadata) costs milliseconds per query, far
+more than the ANN search itself. This cache keeps the rows a search loaded, in memory, for as long as no
+write happened anywhere on the data dir. Validity comes from the data dir's
+:class:`~core.writelock.WriteGeneration`: every write (ingest, delete, rebuild, restore, lexical options)
+holds the WriteLock, which makes the generation odd before the write touches the database and even again
+after it. So:
+
+- an entry is used only while the generation is the even value it was read under; any change empties
+  the cache (in every process, on its next search);
+- rows read from the database are kept only if the generation was the same even value before and
+  after the read (no write overlapped it); while a write is in progress nothing is cached or served
+  from the cache, and searches hydrate from the database as before.
+
+Entries are shared between threads and must be treated as read-only. ``max_entries`` bounds the chunk
+rows (least recently used go first); 0 turns the cache off.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from core.writelock import WriteGeneration
+from store.repositories import ChunkHit
+
+
+class HitCache:
+    def __init__(self, generation: WriteGeneration, max_entries: int) -> None:
+        self._generation = generation
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._seen: int | None = None  # the generation the entries belong to
+        self._hits: OrderedDict[int, ChunkHit] = OrderedDict()
+        self._values: dict[Hashable, Any] = {}  # small per-generation facts: collection rows, stats
+        self._local = threading.local()  # a generation pinned for one search (see pinned)
+
+    def __len__(self) -> int:
+        return len(self._hits)
+
+    def _usable(self) -> int | None:
+        """The current generation if cached entries may be used (even), after dropping older entries."""
+        if self._max <= 0:
+            return None
+        value = self._generation.read()
+        with self._lock:
+            if value != self._seen:
+                self._hits.clear()
+                self._values.clear()
+                self._seen = value
+        return value if value % 2 == 0 else None
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Read the generation once for everything cached inside the block (one search)."""
+        self._local.generation = self._usable()
+        self._local.pinned = True
+        try:
+            yield
+        finally:
+            self._local.pinned = False
+
+    def _current(self) -> int | None:
+        if getattr(self._local, "pinned", False):
+            return self._local.generation
+        return self._usable()
+
+    def _still(self, generation: int) -> bool:
+        """True if no write started since ``generation`` was read (caller holds the lock)."""
+        return self._seen == generation and self._generation.read() == generation
+
+    def value(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        """``load()``, remembered under ``key`` until the next write (a raising load is not remembered)."""
+        generation = self._current()
+        if generation is not None:
+            with self._lock:
+                if key in self._values:
+                    return self._values[key]
+        value = load()
+        if generation is not None:
+            with self._lock:
+                if self._still(generation):
+                    self._values[key] = value
+        return value
+
+    def chunk_hits(
+        self, ids: Sequence[int], load: Callable[[list[int]], dict[int, ChunkHit]]
+    ) -> dict[int, ChunkHit]:
+        """Rows for ``ids`` (ids whose chunk is gone are absent), loading the ones not cached."""
+        generation = self._current()
+        if generation is None:
+            return load(list(ids))
+        found: dict[int, ChunkHit] = {}
+        with self._lock:
+            for chunk_id in ids:
+                row = self._hits.get(chunk_id)
+                if row is not None:
+                    self._hits.move_to_end(chunk_id)
+                    found[chunk_id] = row
+        missing = [i for i in ids if i not in found]
+        if missing:
+            loaded = load(missing)
+            found.update(loaded)
+            with self._lock:
+                if self._still(generation):
+                    self._hits.update(loaded)
+                    while len(self._hits) > self._max:
+                        self._hits.popitem(last=False)
+        return found
