@@ -312,9 +312,12 @@ class Engine:
 
     # -- search and maintenance -------------------------------------------------------------
     def search(self, name: str, request: SearchRequest) -> SearchResult:
-        with self.hits.pinned():
+        self.hits.pin()
+        try:
             collection = self.hits.value(("collection", name), lambda: self._collection(name))
             return run_search(self, collection, request)
+        finally:
+            self.hits.unpin()
 
     def chunk_hits(self, ids: list[int]) -> dict[int, repo.ChunkHit]:
         """What a hit shows of each chunk (from the cache while no write intervened); gone ids are absent."""

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from core.writelock import WriteGeneration
@@ -37,7 +36,7 @@ class HitCache:
         self._seen: int | None = None  # the generation the entries belong to
         self._hits: OrderedDict[int, ChunkHit] = OrderedDict()
         self._values: dict[Hashable, Any] = {}  # small per-generation facts: collection rows, stats
-        self._local = threading.local()  # a generation pinned for one search (see pinned)
+        self._local = threading.local()  # a generation pinned for one search (see pin)
 
     def __len__(self) -> int:
         return len(self._hits)
@@ -54,19 +53,18 @@ class HitCache:
                 self._seen = value
         return value if value % 2 == 0 else None
 
-    @contextmanager
-    def pinned(self) -> Iterator[None]:
-        """Read the generation once for everything cached inside the block (one search)."""
+    def pin(self) -> None:
+        """Read the generation once for everything this thread caches until :meth:`unpin` (one search)."""
         self._local.generation = self._usable()
         self._local.pinned = True
-        try:
-            yield
-        finally:
-            self._local.pinned = False
+
+    def unpin(self) -> None:
+        self._local.pinned = False
 
     def _current(self) -> int | None:
-        if getattr(self._local, "pinned", False):
-            return self._local.generation
+        local = self._local
+        if getattr(local, "pinned", False):
+            return local.generation
         return self._usable()
 
     def _still(self, generation: int) -> bool:
