@@ -8,6 +8,7 @@ consistency, so every vector is precomputed and the writer loads only the real M
 
 from __future__ import annotations
 
+import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -74,12 +75,19 @@ class TokenizerOnlyEmbedders:
 
 
 def ingest_until_killed(data_dir: str, start: int, progress: Connection) -> None:
-    """Send the first document number of every committed batch to ``progress``, forever (until killed)."""
-    engine = Engine(Settings(data_dir=Path(data_dir), _env_file=None), embedders=TokenizerOnlyEmbedders())
-    engine.create_collection("crash", exist_ok=True)
-    vectors = unit_vectors(DOCS, seed=1)
-    for first in range(start, DOCS, BATCH):
-        ids = range(first, min(first + BATCH, DOCS))
-        docs = [SourceDocument(f"d{i}", f"document number {i}", None, {"i": i}) for i in ids]
-        engine.ingest("crash", docs, vectors={f"d{i}": vectors[i] for i in ids})
-        progress.send(first)
+    """Send the first document number of every committed batch to ``progress``, forever (until killed).
+
+    An error is sent as its traceback (a string), so the test can show why the writer stopped.
+    """
+    try:
+        engine = Engine(Settings(data_dir=Path(data_dir), _env_file=None), embedders=TokenizerOnlyEmbedders())
+        engine.create_collection("crash", exist_ok=True)
+        vectors = unit_vectors(DOCS, seed=1)
+        for first in range(start, DOCS, BATCH):
+            ids = range(first, min(first + BATCH, DOCS))
+            docs = [SourceDocument(f"d{i}", f"document number {i}", None, {"i": i}) for i in ids]
+            engine.ingest("crash", docs, vectors={f"d{i}": vectors[i] for i in ids})
+            progress.send(first)
+    except Exception:
+        progress.send(traceback.format_exc())
+        raise

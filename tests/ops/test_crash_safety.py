@@ -38,7 +38,8 @@ def _ingest_until_killed(writers: ForkServerContext, data_dir: Path, start: int,
     send.close()
     try:
         for _ in range(rng.randint(1, 4)):  # each message = one committed ingest call
-            receive.recv()
+            message = receive.recv()  # EOFError: the writer died without a word (e.g. killed by the OS)
+            assert isinstance(message, int), f"the writer failed:\n{message}"
         time.sleep(rng.uniform(0, 0.05))  # so the kill lands anywhere in the next call: commit, index save...
     finally:
         writer.kill()
