@@ -98,3 +98,16 @@ def sqlite_engine(sqlite_settings, embedders):  # noqa: ANN001, ANN201
     eng = make_engine(sqlite_settings, embedders)
     yield eng
     eng.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch, embedders):  # noqa: ANN001, ANN201
+    """For CLI tests: a fresh data dir (SQLite default) as cwd, and every Engine reuses the session's model."""
+    monkeypatch.setenv("LATENTSPACE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LATENTSPACE_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    import core.engine
+
+    original = core.engine.Engine.__init__
+    monkeypatch.setattr(core.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, embedders))
+    return tmp_path

@@ -5,25 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from core.cli import app
 
 runner = CliRunner()
 
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch, embedders):  # noqa: ANN001, ANN201
-    """Point the CLI at a fresh data dir and reuse the session's loaded model."""
-    monkeypatch.setenv("LATENTSPACE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("LATENTSPACE_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    import core.engine
-
-    original = core.engine.Engine.__init__
-    monkeypatch.setattr(core.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, embedders))
-    return tmp_path
 
 
 def write_corpus(root: Path) -> Path:

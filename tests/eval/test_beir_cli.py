@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from core.cli import app
@@ -21,17 +20,6 @@ CORPUS = [
 QUERIES = {"q1": "what happens when a volcano erupts", "q2": "how to bake bread", "q3": "immune response"}
 QRELS = [("q1", "d1", 1), ("q2", "d2", 1), ("q3", "d4", 1)]
 
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch, embedders):  # noqa: ANN001, ANN201
-    monkeypatch.setenv("LATENTSPACE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("LATENTSPACE_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    import core.engine
-
-    original = core.engine.Engine.__init__
-    monkeypatch.setattr(core.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, embedders))
-    return tmp_path
 
 
 def write_beir(root: Path) -> Path:

@@ -72,17 +72,6 @@ def test_api_bad_input(client) -> None:  # noqa: ANN001
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch, embedders):  # noqa: ANN001, ANN201
-    monkeypatch.setenv("LATENTSPACE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("LATENTSPACE_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    import core.engine
-
-    original = core.engine.Engine.__init__
-    monkeypatch.setattr(core.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, embedders))
-    return tmp_path
-
 
 def test_cli_ingest_train_recommend(env: Path) -> None:
     coo = block_matrix().tocoo()
