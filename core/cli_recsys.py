@@ -14,6 +14,7 @@ from core.cli_common import console, err_console, fail, json_option, open_engine
 from core.cli_eval import eval_app
 
 Opt = typer.Option
+EVAL_MODELS = ["popularity", "als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "blend"]
 
 
 def ingest_interactions(
@@ -52,7 +53,7 @@ def ingest_interactions(
 
 def train(
     collection: Annotated[str, Opt("--collection", "-c")],
-    model: Annotated[str, Opt(help="als | bpr | ease | popularity | rp3beta | blend")] = "ease",
+    model: Annotated[str, Opt(help="als | bpr | ease | popularity | rp3beta | gfcf | seqknn | blend")] = "ease",
     params: Annotated[str | None, Opt(help="model parameters as JSON, e.g. '{\"lambda\": 500}'")] = None,
     test_fraction: Annotated[float, Opt(help="held-out share per user for the reported metrics")] = 0.25,
     seed: Annotated[int, Opt(help="split seed")] = 42,
@@ -110,7 +111,7 @@ def eval_recsys(
 
     if not file.is_file():
         raise fail(f"no such file: {file}")
-    report = run(lambda: run_eval(file, model or ["popularity", "als", "bpr", "ease", "rp3beta", "blend"], seed))
+    report = run(lambda: run_eval(file, model or EVAL_MODELS, seed))
     if as_json:
         print(json.dumps(report, indent=2))
         return

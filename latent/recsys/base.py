@@ -2,8 +2,9 @@
 
 Conventions: ``user_items`` is a float32 CSR ``(n_users, n_items)`` of raw interaction values (the
 model applies its own weighting); a *row* is a ``(1, n_items)`` CSR of one user's interactions, where a
-negative value marks a negative example. Scores are float32, higher is better. Item and user numbers
-are dense model indices; mapping them to database ids is the service's job.
+negative value marks a negative example. ``timestamps`` (optional, at fit time only) is a float64 CSR
+with the same pattern as ``user_items``: unix seconds, NaN where unknown. Scores are float32, higher is
+better. Item and user numbers are dense model indices; mapping them to database ids is the service's job.
 
 Saved state is a directory (JSON manifest + ``.npy`` arrays, swapped in atomically, see index/manifest.py).
 """
@@ -18,7 +19,7 @@ import scipy.sparse as sp
 
 from core.errors import IndexCorrupt, InvalidInput
 from index.manifest import read_manifest, write_index_dir
-from latent.recsys.matrix import Weighting
+from latent.recsys.matrix import Weighting, same_pattern
 
 
 class Recommender:
@@ -46,6 +47,10 @@ class Recommender:
     def _fit(self, weighted: sp.csr_matrix) -> None:
         raise NotImplementedError
 
+    def _fit_timed(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> None:
+        """Models that use when interactions happened override this; the others ignore the times."""
+        self._fit(weighted)
+
     def _user_scores(self, users: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -66,13 +71,20 @@ class Recommender:
         raise NotImplementedError
 
     # -- public API -----------------------------------------------------------------------------
-    def fit(self, user_items: sp.csr_matrix) -> Self:
+    def fit(self, user_items: sp.csr_matrix, timestamps: sp.csr_matrix | None = None) -> Self:
+        """Train on ``user_items``; ``timestamps`` (same pattern) reach models that use them."""
         user_items = sp.csr_matrix(user_items, dtype=np.float32)
+        user_items.sort_indices()
         if user_items.nnz == 0:
             raise InvalidInput("cannot train a recommender without interactions")
+        if timestamps is not None:
+            timestamps = sp.csr_matrix(timestamps, dtype=np.float64)
+            timestamps.sort_indices()
+            if not same_pattern(user_items, timestamps):
+                raise InvalidInput("timestamps must have the same pattern as the interaction matrix")
         self.n_users, self.n_items = user_items.shape
         self.weighting.fit(user_items)
-        self._fit(self.weighting.transform(user_items))
+        self._fit_timed(self.weighting.transform(user_items), timestamps)
         return self
 
     def user_scores(self, users: np.ndarray) -> np.ndarray:
@@ -190,4 +202,21 @@ def csr_row(items: np.ndarray, values: np.ndarray, n_items: int) -> sp.csr_matri
     items = np.asarray(items, dtype=np.int64)
     return sp.csr_matrix(
         (np.asarray(values, dtype=np.float32), (np.zeros(len(items), dtype=np.int64), items)), shape=(1, n_items)
+    )
+
+
+def csr_arrays(matrix: sp.csr_matrix, prefix: str) -> dict[str, np.ndarray]:
+    """A CSR matrix as three savable arrays ``<prefix>_indptr / _indices / _data``."""
+    matrix = matrix.tocsr()
+    return {
+        f"{prefix}_indptr": matrix.indptr.astype(np.int64),
+        f"{prefix}_indices": matrix.indices.astype(np.int64),
+        f"{prefix}_data": matrix.data.astype(np.float32),
+    }
+
+
+def csr_from_arrays(arrays: dict[str, np.ndarray], prefix: str, shape: tuple[int, int]) -> sp.csr_matrix:
+    """The inverse of :func:`csr_arrays`."""
+    return sp.csr_matrix(
+        (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]), shape=shape
     )

@@ -37,24 +37,34 @@ def evaluate(model: Recommender, train: sp.csr_matrix, test: sp.csr_matrix, k: i
 
 
 def fit_and_evaluate(
-    name: str, params: dict[str, Any] | None, train: sp.csr_matrix, test: sp.csr_matrix, k: int = 10
+    name: str,
+    params: dict[str, Any] | None,
+    train: sp.csr_matrix,
+    test: sp.csr_matrix,
+    k: int = 10,
+    train_timestamps: sp.csr_matrix | None = None,
 ) -> tuple[Recommender, dict[str, Any]]:
-    """Train ``name`` on ``train``, evaluate on ``test``; metrics include ``train_seconds``."""
+    """Train ``name`` on ``train`` (and its timestamps), evaluate on ``test``; metrics include ``train_seconds``."""
     model = create_model(name, params)
     started = time.perf_counter()
-    model.fit(train)
+    model.fit(train, train_timestamps)
     seconds = time.perf_counter() - started
     return model, {**evaluate(model, train, test, k), "train_seconds": round(seconds, 3)}
 
 
 def tune(
-    name: str, grid: list[dict[str, Any]], train: sp.csr_matrix, k: int = 10, seed: int = 7
+    name: str,
+    grid: list[dict[str, Any]],
+    train: sp.csr_matrix,
+    k: int = 10,
+    seed: int = 7,
+    train_timestamps: sp.csr_matrix | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Pick the params of ``grid`` with the best NDCG on a validation split carved out of ``train``."""
-    split = split_per_user(train, 0.25, seed)
+    split = split_per_user(train, 0.25, seed, train_timestamps)
     trials = []
     for params in grid:
-        _, metrics = fit_and_evaluate(name, params, split.train, split.test, k)
+        _, metrics = fit_and_evaluate(name, params, split.train, split.test, k, split.train_timestamps)
         trials.append({"params": params, f"ndcg@{k}": metrics[f"ndcg@{k}"]})
     best = max(trials, key=lambda t: t[f"ndcg@{k}"])
     return best["params"], trials

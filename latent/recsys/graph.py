@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import InvalidInput
-from latent.recsys.base import Recommender
+from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
 
 _BLOCK = 1024
 
@@ -87,19 +87,8 @@ class Rp3BetaRecommender(Recommender):
         return weighted_row.data * column[weighted_row.indices]
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        rows = self.user_rows.tocsr()
-        return {
-            "w_indptr": self.weights.indptr.astype(np.int64),
-            "w_indices": self.weights.indices.astype(np.int64),
-            "w_data": self.weights.data.astype(np.float32),
-            "rows_indptr": rows.indptr.astype(np.int64),
-            "rows_indices": rows.indices.astype(np.int64),
-            "rows_data": rows.data.astype(np.float32),
-        }
+        return {**csr_arrays(self.weights, "w"), **csr_arrays(self.user_rows, "rows")}
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        shape = (self.n_items, self.n_items)
-        self.weights = sp.csr_matrix((arrays["w_data"], arrays["w_indices"], arrays["w_indptr"]), shape=shape)
-        self.user_rows = sp.csr_matrix(
-            (arrays["rows_data"], arrays["rows_indices"], arrays["rows_indptr"]), shape=(self.n_users, self.n_items)
-        )
+        self.weights = csr_from_arrays(arrays, "w", (self.n_items, self.n_items))
+        self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))

@@ -3,6 +3,9 @@
 Rows are users and columns items, both as dense model indices ``0..n-1``; the caller keeps the
 mapping to external or database ids. Duplicate ``(user, item)`` pairs are summed when the matrix is
 built (the SQL store has already aggregated them by its own rule, see store/models_recsys.py).
+
+Timestamps travel as a second CSR with the *same pattern* as the values (float64 unix seconds, NaN
+where an interaction has none), built by :func:`build_timestamps` and split by the same mask.
 """
 
 from __future__ import annotations
@@ -27,6 +30,29 @@ def build_matrix(users: np.ndarray, items: np.ndarray, values: np.ndarray, shape
     return matrix
 
 
+def build_timestamps(users: np.ndarray, items: np.ndarray, times: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """A float64 CSR of unix seconds with the pattern :func:`build_matrix` gives the same pairs; a duplicate
+    pair keeps its latest timestamp (like the store), a missing one is NaN."""
+    users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+    times = np.asarray(times, dtype=np.float64)
+    keys = users * shape[1] + items
+    order = np.lexsort((np.nan_to_num(times, nan=-np.inf), keys))  # per pair, the latest time last
+    last = np.r_[keys[order][1:] != keys[order][:-1], True]
+    chosen = order[last]
+    matrix = sp.csr_matrix((times[chosen], (users[chosen], items[chosen])), shape=shape)
+    matrix.sort_indices()
+    return matrix
+
+
+def same_pattern(first: sp.csr_matrix, second: sp.csr_matrix) -> bool:
+    """Whether two canonical (sorted) CSR matrices store entries at exactly the same positions."""
+    return (
+        first.shape == second.shape
+        and np.array_equal(first.indptr, second.indptr)
+        and np.array_equal(first.indices, second.indices)
+    )
+
+
 def index_ids(external: list[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Map arbitrary ids to dense indices: returns ``(unique sorted ids, index of each input)``."""
     return np.unique(np.asarray(external), return_inverse=True)
@@ -36,11 +62,15 @@ def index_ids(external: list[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]
 class Split:
     train: sp.csr_matrix
     test: sp.csr_matrix
+    train_timestamps: sp.csr_matrix | None = None  # same pattern as ``train`` when timestamps were given
 
 
-def split_per_user(matrix: sp.csr_matrix, test_fraction: float = 0.25, seed: int = 42) -> Split:
+def split_per_user(
+    matrix: sp.csr_matrix, test_fraction: float = 0.25, seed: int = 42, timestamps: sp.csr_matrix | None = None
+) -> Split:
     """Per-user random split: each user with >= 2 items puts ``round(fraction * n)`` of them (at least 1)
-    in test, the rest in train; users with a single item keep it in train. Deterministic for a seed."""
+    in test, the rest in train; users with a single item keep it in train. Deterministic for a seed (the
+    timestamps, if given, never change which items are held out; they are split along)."""
     if not 0.0 < test_fraction < 1.0:
         raise InvalidInput("test fraction must be between 0 and 1")
     rng = np.random.default_rng(seed)
@@ -53,7 +83,15 @@ def split_per_user(matrix: sp.csr_matrix, test_fraction: float = 0.25, seed: int
             continue
         n_test = min(n - 1, max(1, int(round(test_fraction * n))))
         test_mask[start + rng.choice(n, size=n_test, replace=False)] = True
-    return Split(_select(matrix, ~test_mask), _select(matrix, test_mask))
+    train_times = None
+    if timestamps is not None:
+        timestamps = timestamps.tocsr()
+        timestamps.sort_indices()
+        if not same_pattern(matrix, timestamps):
+            raise InvalidInput("timestamps must have the same pattern as the interaction matrix")
+        coo = timestamps.tocoo()
+        train_times = build_timestamps(coo.row[~test_mask], coo.col[~test_mask], coo.data[~test_mask], matrix.shape)
+    return Split(_select(matrix, ~test_mask), _select(matrix, test_mask), train_times)
 
 
 def _select(matrix: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import InvalidInput
-from latent.recsys.base import Recommender
+from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
 
 
 class PopularityRecommender(Recommender):
@@ -77,16 +77,8 @@ class EaseRecommender(Recommender):
         return weighted_row.data * self.weights[weighted_row.indices, item]
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        rows = self.user_rows.tocsr()
-        return {
-            "weights": self.weights,
-            "rows_indptr": rows.indptr.astype(np.int64),
-            "rows_indices": rows.indices.astype(np.int64),
-            "rows_data": rows.data.astype(np.float32),
-        }
+        return {"weights": self.weights, **csr_arrays(self.user_rows, "rows")}
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.weights = arrays["weights"].astype(np.float32)
-        self.user_rows = sp.csr_matrix(
-            (arrays["rows_data"], arrays["rows_indices"], arrays["rows_indptr"]), shape=(self.n_users, self.n_items)
-        )
+        self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))

@@ -12,6 +12,8 @@ from latent.recsys.blend import BlendRecommender
 from latent.recsys.factors import AlsRecommender, BprRecommender
 from latent.recsys.graph import Rp3BetaRecommender
 from latent.recsys.neighbours import EaseRecommender, PopularityRecommender
+from latent.recsys.sequence import SequenceKnnRecommender
+from latent.recsys.spectral import GfcfRecommender
 
 MODELS: dict[str, type[Recommender]] = {
     cls.name: cls
@@ -21,6 +23,8 @@ MODELS: dict[str, type[Recommender]] = {
         EaseRecommender,
         PopularityRecommender,
         Rp3BetaRecommender,
+        GfcfRecommender,
+        SequenceKnnRecommender,
         BlendRecommender,
     )
 }

@@ -97,16 +97,18 @@ def _existing(session: Session, user_ids: list[int]) -> dict[tuple[int, int], tu
     return found
 
 
-def all_interactions(session: Session, collection_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(user db ids, item db ids, values)`` of a collection, as int64/int64/float32 arrays."""
-    stmt = select(Interaction.user_id, Interaction.item_id, Interaction.value).where(
+def all_interactions(session: Session, collection_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(user db ids, item db ids, values, timestamps)`` of a collection, as int64/int64/float32/float64
+    arrays; a missing timestamp is NaN."""
+    stmt = select(Interaction.user_id, Interaction.item_id, Interaction.value, Interaction.timestamp).where(
         Interaction.collection_id == collection_id
     )
     rows = session.execute(stmt).all()
     if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    users, items, values = zip(*rows, strict=True)
-    return np.array(users, np.int64), np.array(items, np.int64), np.array(values, np.float32)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float64)
+    users, items, values, times = zip(*rows, strict=True)
+    stamps = np.array([np.nan if t is None else t for t in times], np.float64)
+    return np.array(users, np.int64), np.array(items, np.int64), np.array(values, np.float32), stamps
 
 
 def user_with_interactions(

@@ -21,7 +21,7 @@ from core.errors import InvalidInput
 from index.registry import create_index, default_kind
 from latent.recsys import repository as rrepo
 from latent.recsys.evaluate import fit_and_evaluate
-from latent.recsys.matrix import build_matrix, split_per_user
+from latent.recsys.matrix import build_matrix, build_timestamps, split_per_user
 from latent.recsys.readers import Interaction as Event
 from latent.recsys.registry import create_model
 from store import repositories as repo
@@ -95,16 +95,17 @@ def train(
     create_model(model_name, params)  # reject unknown models/params before any work
     with engine.sessions() as session:
         collection_id = repo.get_collection(session, name).id
-        users, items, values = rrepo.all_interactions(session, collection_id)
+        users, items, values, times = rrepo.all_interactions(session, collection_id)
     if not len(users):
         raise InvalidInput(f"collection {name!r} has no interactions; ingest some first")
     user_labels, u = np.unique(users, return_inverse=True)
     item_labels, i = np.unique(items, return_inverse=True)
-    matrix = build_matrix(u, i, values, (len(user_labels), len(item_labels)))
-    split = split_per_user(matrix, test_fraction, seed)
-    _, metrics = fit_and_evaluate(model_name, params, split.train, split.test)
+    shape = (len(user_labels), len(item_labels))
+    matrix, timestamps = build_matrix(u, i, values, shape), build_timestamps(u, i, times, shape)
+    split = split_per_user(matrix, test_fraction, seed, timestamps)
+    _, metrics = fit_and_evaluate(model_name, params, split.train, split.test, train_timestamps=split.train_timestamps)
     started = time.perf_counter()
-    model = create_model(model_name, params).fit(matrix)
+    model = create_model(model_name, params).fit(matrix, timestamps)
     metrics["final_train_seconds"] = round(time.perf_counter() - started, 3)
     model.labels = {
         "users": user_labels,

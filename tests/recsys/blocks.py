@@ -33,3 +33,13 @@ def block_matrix(seed: int = 0) -> sp.csr_matrix:
         items += chosen.tolist()
     shape = (N_BLOCKS * USERS_PER_BLOCK, N_BLOCKS * ITEMS_PER_BLOCK)
     return build_matrix(np.array(users), np.array(items), np.ones(len(users)), shape)
+
+
+def block_timestamps(matrix: sp.csr_matrix, seed: int = 1) -> sp.csr_matrix:
+    """Unix seconds with the pattern of ``matrix``: each user's items one minute apart, in random order."""
+    rng = np.random.default_rng(seed)
+    times = matrix.copy().astype(np.float64)
+    for user in range(matrix.shape[0]):
+        start, end = times.indptr[user], times.indptr[user + 1]
+        times.data[start:end] = 1.7e9 + 86_400.0 * user + 60.0 * rng.permutation(end - start)
+    return times

@@ -11,7 +11,7 @@ from core.errors import IndexCorrupt, InvalidInput
 from latent.recsys.base import csr_row
 from latent.recsys.matrix import split_per_user
 from latent.recsys.registry import MODELS, create_model, load_model
-from tests.recsys.blocks import block_items, block_matrix, block_of_user
+from tests.recsys.blocks import block_items, block_matrix, block_of_user, block_timestamps
 
 FAST = {
     "als": {"factors": 4, "iterations": 15, "regularization": 5.0, "alpha": 10.0, "weighting": "binary"},
@@ -19,9 +19,14 @@ FAST = {
     "ease": {"lambda": 10.0},
     "popularity": {},
     "rp3beta": {"top_k": 20},
+    "gfcf": {"factors": 3, "ideal_weight": 0.5},
+    "seqknn": {"window": 3, "decay": 2.0},
 }
-FAST["blend"] = {"models": {"als": FAST["als"], "rp3beta": FAST["rp3beta"]}, "weights": {"als": 0.6, "rp3beta": 0.4}}
-PERSONAL = ["als", "bpr", "ease", "rp3beta", "blend"]
+FAST["blend"] = {
+    "models": {"als": FAST["als"], "rp3beta": FAST["rp3beta"], "seqknn": FAST["seqknn"]},
+    "weights": {"als": 0.6, "rp3beta": 0.4, "seqknn": 0.2},
+}
+PERSONAL = ["als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "blend"]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +36,9 @@ def matrix():  # noqa: ANN201
 
 @pytest.fixture(scope="module")
 def fitted(matrix):  # noqa: ANN001, ANN201
-    return {name: create_model(name, FAST[name]).fit(matrix) for name in MODELS}
+    """Every model, trained with timestamps (models that ignore them must accept them)."""
+    times = block_timestamps(matrix)
+    return {name: create_model(name, FAST[name]).fit(matrix, times) for name in MODELS}
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
