@@ -49,8 +49,8 @@ class IndexSizeCollector(Collector):
         gauge = GaugeMetricFamily("latentspace_index_vectors", "Vectors in each loaded index", labels=["collection_id"])
         engine = getattr(self._app.state, "engine", None)
         if engine is not None:
-            for collection_id, loaded in list(engine.indexes._loaded.items()):
-                gauge.add_metric([str(collection_id)], len(loaded.index))
+            for collection_id, index in engine.indexes.loaded_items():
+                gauge.add_metric([str(collection_id)], len(index))
         yield gauge
 
 
@@ -137,7 +137,7 @@ def index_state(engine) -> dict[str, object]:  # noqa: ANN001
     stale = []
     with engine.sessions() as session:
         for collection in repo.list_collections(session):
-            loaded = engine.indexes._loaded.get(collection.id)
-            if loaded is not None and len(loaded.index) != repo.collection_counts(session, collection.id)[1]:
+            loaded = engine.indexes.loaded(collection.id)
+            if loaded is not None and len(loaded) != repo.collection_counts(session, collection.id)[1]:
                 stale.append(collection.name)
-    return {"loaded": len(engine.indexes._loaded), "out_of_sync": stale}
+    return {"loaded": len(engine.indexes.loaded_items()), "out_of_sync": stale}

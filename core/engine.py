@@ -72,7 +72,7 @@ class Engine:
             settings.index_dir(), self.sessions, settings.exact_threshold, write_lock=self._write_lock
         )
         self.listeners: list[WriteListener] = []
-        self.add_listener(LexicalIndexes(settings.index_dir(), self.sessions))
+        self.add_listener(LexicalIndexes(settings.index_dir(), self.sessions, self._write_lock))
         self.add_listener(LatentListener(self))  # topics + map positions of new documents
 
     def add_listener(self, listener: WriteListener) -> None:
@@ -146,18 +146,18 @@ class Engine:
 
     def _info(self, session: Session, collection: Collection) -> CollectionInfo:
         documents, chunks = repo.collection_counts(session, collection.id)
-        loaded = self.indexes._loaded.get(collection.id)
+        loaded = self.indexes.loaded(collection.id)
         return CollectionInfo(
             name=collection.name,
             modality=collection.modality,
             model=collection.embedder_name,
             dimension=collection.embedder_dim,
             model_version=collection.embedder_version,
-            index_kind=loaded.index.kind if loaded else self.indexes.kind_for(collection, chunks),
+            index_kind=loaded.kind if loaded else self.indexes.kind_for(collection, chunks),
             index_params=collection.index_params,
             documents=documents,
             chunks=chunks,
-            indexed_vectors=len(loaded.index) if loaded else chunks,
+            indexed_vectors=len(loaded) if loaded else chunks,
             created_at=collection.created_at.isoformat(),
             options=collection.options,
         )
