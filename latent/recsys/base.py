@@ -220,3 +220,52 @@ def csr_from_arrays(arrays: dict[str, np.ndarray], prefix: str, shape: tuple[int
     return sp.csr_matrix(
         (arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]), shape=shape
     )
+
+
+class ItemItemRecommender(Recommender):
+    """A model whose scores are ``x W`` for an item × item matrix ``W`` (EASE, GF-CF, RP3beta, seqknn).
+
+    Subclasses build ``W`` in :meth:`_item_weights`, dense (``np.ndarray``, row-major) or sparse (CSR),
+    with a zero diagonal; the rest (scoring trained and folded-in users, similar items, per-item
+    contributions for explanations, saving) is shared. Trained users are scored from their training rows.
+    """
+
+    def _item_weights(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray | sp.csr_matrix:
+        raise NotImplementedError
+
+    def _fit(self, weighted: sp.csr_matrix) -> None:
+        self._fit_timed(weighted, None)
+
+    def _fit_timed(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> None:
+        self.weights = self._item_weights(weighted, timestamps)
+        self.user_rows = weighted
+
+    def _scores(self, rows: sp.csr_matrix) -> np.ndarray:
+        scores = rows @ self.weights
+        return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
+
+    def _user_scores(self, users: np.ndarray) -> np.ndarray:
+        return self._scores(self.user_rows[users])
+
+    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
+        return self._scores(weighted_rows)
+
+    def _similar_scores(self, item: int) -> np.ndarray:
+        row = self.weights[item]
+        return row.toarray().ravel() if sp.issparse(row) else row.copy()
+
+    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
+        column = self.weights[:, item]
+        column = column.toarray().ravel() if sp.issparse(column) else column
+        return weighted_row.data * column[weighted_row.indices]
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        weights = csr_arrays(self.weights, "w") if sp.issparse(self.weights) else {"weights": self.weights}
+        return {**weights, **csr_arrays(self.user_rows, "rows")}
+
+    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
+        if "weights" in arrays:  # dense
+            self.weights = np.ascontiguousarray(arrays["weights"], dtype=np.float32)
+        else:
+            self.weights = csr_from_arrays(arrays, "w", (self.n_items, self.n_items))
+        self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import InvalidInput
-from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
+from latent.recsys.base import ItemItemRecommender
 
 _BLOCK = 1024
 
@@ -60,35 +60,14 @@ def rp3beta_weights(weighted: sp.csr_matrix, alpha: float, beta: float, top: int
     return weights
 
 
-class Rp3BetaRecommender(Recommender):
+class Rp3BetaRecommender(ItemItemRecommender):
     """Item-item random walk with popularity penalisation; sparse ``W``, scores ``x W``."""
 
     name: ClassVar[str] = "rp3beta"
     DEFAULTS: ClassVar[dict[str, Any]] = {"alpha": 1.0, "beta": 0.5, "top_k": 100, "weighting": "binary"}
 
-    def _fit(self, weighted: sp.csr_matrix) -> None:
+    def _item_weights(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> sp.csr_matrix:
         alpha, beta, top = float(self.params["alpha"]), float(self.params["beta"]), int(self.params["top_k"])
         if alpha <= 0 or beta < 0 or top < 1:
             raise InvalidInput("rp3beta needs alpha > 0, beta >= 0 and top_k >= 1")
-        self.weights = rp3beta_weights(weighted, alpha, beta, top)
-        self.user_rows = weighted  # trained users are scored from their training interactions
-
-    def _user_scores(self, users: np.ndarray) -> np.ndarray:
-        return (self.user_rows[users] @ self.weights).toarray()
-
-    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
-        return (weighted_rows @ self.weights).toarray()
-
-    def _similar_scores(self, item: int) -> np.ndarray:
-        return self.weights[item].toarray().ravel()
-
-    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
-        column = self.weights[:, item].toarray().ravel()
-        return weighted_row.data * column[weighted_row.indices]
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {**csr_arrays(self.weights, "w"), **csr_arrays(self.user_rows, "rows")}
-
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = csr_from_arrays(arrays, "w", (self.n_items, self.n_items))
-        self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))
+        return rp3beta_weights(weighted, alpha, beta, top)

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import InvalidInput
-from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
+from latent.recsys.base import ItemItemRecommender, Recommender
 
 
 class PopularityRecommender(Recommender):
@@ -41,7 +41,7 @@ class PopularityRecommender(Recommender):
         self.counts = arrays["counts"].astype(np.float32)
 
 
-class EaseRecommender(Recommender):
+class EaseRecommender(ItemItemRecommender):
     """EASE (Steck 2019): ``B = I - P / diag(P)`` with ``P = (XᵀX + λI)⁻¹``; scores are ``x B``.
 
     The item-item matrix is dense ``(n_items, n_items)``, so ``max_items`` bounds the catalogue
@@ -51,7 +51,7 @@ class EaseRecommender(Recommender):
     name: ClassVar[str] = "ease"
     DEFAULTS: ClassVar[dict[str, Any]] = {"lambda": 700.0, "weighting": "binary", "max_items": 20_000}
 
-    def _fit(self, weighted: sp.csr_matrix) -> None:
+    def _item_weights(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray:
         if self.n_items > int(self.params["max_items"]):
             raise InvalidInput(
                 f"EASE is limited to {self.params['max_items']} items (got {self.n_items}); use als or bpr"
@@ -61,24 +61,4 @@ class EaseRecommender(Recommender):
         inverse = np.linalg.inv(gram)
         weights = -inverse / np.diag(inverse)[None, :]
         weights[np.diag_indices_from(weights)] = 0.0
-        self.weights = weights.astype(np.float32)
-        self.user_rows = weighted  # trained users are scored from their training interactions
-
-    def _user_scores(self, users: np.ndarray) -> np.ndarray:
-        return np.asarray(self.user_rows[users] @ self.weights)
-
-    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(weighted_rows @ self.weights)
-
-    def _similar_scores(self, item: int) -> np.ndarray:
-        return self.weights[item].copy()
-
-    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
-        return weighted_row.data * self.weights[weighted_row.indices, item]
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights, **csr_arrays(self.user_rows, "rows")}
-
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = arrays["weights"].astype(np.float32)
-        self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))
+        return np.ascontiguousarray(weights, dtype=np.float32)

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import InvalidInput
-from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
+from latent.recsys.base import ItemItemRecommender
 
 
 def _split_by_time(weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -68,16 +68,13 @@ def sequence_cooccurrence(
     return matrix
 
 
-class SequenceKnnRecommender(Recommender):
+class SequenceKnnRecommender(ItemItemRecommender):
     """Item-item co-occurrence weighted by closeness in each user's time order; sparse ``S``, scores ``x S``."""
 
     name: ClassVar[str] = "seqknn"
     DEFAULTS: ClassVar[dict[str, Any]] = {"window": 20, "decay": 5.0, "normalization": 0.5, "weighting": "binary"}
 
-    def _fit(self, weighted: sp.csr_matrix) -> None:
-        self._fit_timed(weighted, None)
-
-    def _fit_timed(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> None:
+    def _item_weights(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> sp.csr_matrix:
         window, decay = int(self.params["window"]), float(self.params["decay"])
         power = float(self.params["normalization"])
         if window < 1 or decay <= 0 or power < 0:
@@ -85,26 +82,6 @@ class SequenceKnnRecommender(Recommender):
         cooccurrence = sequence_cooccurrence(weighted, timestamps, window, decay)
         users_per_item = np.bincount(weighted.indices[weighted.data > 0], minlength=self.n_items)
         scale = 1.0 / np.power(np.maximum(users_per_item, 1).astype(np.float64), power)
-        self.weights = (sp.diags(scale) @ cooccurrence @ sp.diags(scale)).tocsr().astype(np.float32)
-        self.weights.sort_indices()
-        self.user_rows = weighted  # trained users are scored from their training interactions
-
-    def _user_scores(self, users: np.ndarray) -> np.ndarray:
-        return (self.user_rows[users] @ self.weights).toarray()
-
-    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
-        return (weighted_rows @ self.weights).toarray()
-
-    def _similar_scores(self, item: int) -> np.ndarray:
-        return self.weights[item].toarray().ravel()
-
-    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
-        column = self.weights[:, item].toarray().ravel()
-        return weighted_row.data * column[weighted_row.indices]
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {**csr_arrays(self.weights, "w"), **csr_arrays(self.user_rows, "rows")}
-
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = csr_from_arrays(arrays, "w", (self.n_items, self.n_items))
-        self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))
+        weights = (sp.diags(scale) @ cooccurrence @ sp.diags(scale)).tocsr().astype(np.float32)
+        weights.sort_indices()
+        return weights

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from core.errors import InvalidInput
-from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
+from latent.recsys.base import ItemItemRecommender
 
 
 def top_right_singular_vectors(matrix: sp.csr_matrix, k: int) -> np.ndarray:
@@ -45,7 +45,7 @@ def gfcf_weights(weighted: sp.csr_matrix, factors: int, ideal_weight: float) -> 
     return np.ascontiguousarray(weights, dtype=np.float32)  # row-major: sparse rows @ W is the hot path
 
 
-class GfcfRecommender(Recommender):
+class GfcfRecommender(ItemItemRecommender):
     """Linear + ideal low-pass graph filter on normalised co-occurrences; dense ``W``, scores ``x W``."""
 
     name: ClassVar[str] = "gfcf"
@@ -56,30 +56,10 @@ class GfcfRecommender(Recommender):
         "max_items": 20_000,
     }
 
-    def _fit(self, weighted: sp.csr_matrix) -> None:
+    def _item_weights(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray:
         factors, ideal = int(self.params["factors"]), float(self.params["ideal_weight"])
         if factors < 0 or ideal < 0:
             raise InvalidInput("gfcf needs factors >= 0 and ideal_weight >= 0")
         if self.n_items > int(self.params["max_items"]):
             raise InvalidInput(f"gfcf is limited to {self.params['max_items']} items (got {self.n_items}); use als")
-        self.weights = gfcf_weights(weighted, min(factors, min(weighted.shape)), ideal)
-        self.user_rows = weighted  # trained users are scored from their training interactions
-
-    def _user_scores(self, users: np.ndarray) -> np.ndarray:
-        return np.asarray(self.user_rows[users] @ self.weights)
-
-    def _foldin_scores(self, weighted_rows: sp.csr_matrix) -> np.ndarray:
-        return np.asarray(weighted_rows @ self.weights)
-
-    def _similar_scores(self, item: int) -> np.ndarray:
-        return self.weights[item].copy()
-
-    def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
-        return weighted_row.data * self.weights[weighted_row.indices, item]
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights, **csr_arrays(self.user_rows, "rows")}
-
-    def _restore(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights = arrays["weights"].astype(np.float32)
-        self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))
+        return gfcf_weights(weighted, min(factors, min(weighted.shape)), ideal)
