@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 import store.all_models  # noqa: F401  (every feature's tables are known to the session)
 from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
 from core.hitcache import HitCache
+from core.images import ThumbnailListener
 from core.indexes import IndexManager
 from core.lexical import LexicalIndexes
 from core.listeners import WriteListener
@@ -74,6 +75,7 @@ class Engine:
         self.listeners: list[WriteListener] = []
         self.add_listener(LexicalIndexes(settings.index_dir(), self.sessions, self._write_lock))
         self.add_listener(LatentListener(self))  # topics + map positions of new documents
+        self.add_listener(ThumbnailListener(settings.data_dir, self.sessions))  # image thumbnails of gone content
 
     def add_listener(self, listener: WriteListener) -> None:
         """Register derived state that follows every committed write (see core/listeners.py)."""
@@ -288,7 +290,7 @@ class Engine:
                 doc = repo.documents_by_external_id(session, collection.id, [external_id]).get(external_id)
                 if doc is None:
                     raise DocumentNotFound(f"document {external_id!r} not found in {name!r}")
-                delta = pipeline.IndexDelta(removed_document_ids=[doc.id])
+                delta = pipeline.IndexDelta(removed_document_ids=[doc.id], removed_content_hashes=[doc.content_hash])
                 delta.removed_ids = repo.delete_chunks_of_document(session, doc.id)
                 session.delete(doc)
             self._apply_delta(collection, index, delta)

@@ -9,6 +9,7 @@ its text tower inside the Engine's ordinary search.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,3 +231,51 @@ def _regenerate(engine: Engine, path: Path, digest: str, source: str | None) -> 
         raise NotFound("the thumbnail is gone and the source image changed since ingest; re-ingest it")
     decoded = imgs.decode_image(data, source_path.name, settings.image_max_pixels)
     imgs.write_thumbnail(path, decoded.image, settings.thumbnail_size)
+
+
+class ThumbnailListener:
+    """A WriteListener that removes thumbnails no document shows any more.
+
+    Thumbnails are named by content hash per collection, so documents with the same bytes share one: after a
+    document is deleted or its image replaced, the old hash's file goes only when no document of the
+    collection still has that content. Deleting the collection removes its thumbnail directory.
+    """
+
+    name = "thumbnails"
+
+    def __init__(self, data_dir: Path, sessions: Any) -> None:  # noqa: ANN401  (a sessionmaker)
+        self._data_dir = data_dir
+        self._sessions = sessions
+
+    def _directory(self, collection_id: int) -> Path:
+        return imgs.thumbnail_dir(self._data_dir, collection_id)
+
+    def apply(self, collection: Collection, delta: Any) -> None:  # noqa: ANN401  (an IndexDelta)
+        hashes = set(delta.removed_content_hashes)
+        if not hashes or not self._directory(collection.id).is_dir():
+            return
+        with self._sessions() as session:
+            still_shown = repo.content_hashes_present(session, collection.id, sorted(hashes))
+        for digest in hashes - still_shown:
+            try:
+                imgs.thumbnail_path(self._data_dir, collection.id, digest).unlink(missing_ok=True)
+            except InvalidInput:  # not a SHA-256 digest: text documents never had a thumbnail
+                continue
+
+    def save(self, collection: Collection) -> None:
+        """Nothing to do: thumbnails are written atomically when images are ingested."""
+
+    def rebuild(self, collection: Collection) -> None:
+        """Remove every thumbnail whose content no document of the collection has."""
+        directory = self._directory(collection.id)
+        if not directory.is_dir():
+            return
+        files = {path.stem: path for path in directory.glob("*.jpg")}
+        with self._sessions() as session:
+            shown = repo.content_hashes_present(session, collection.id, sorted(files))
+        for digest, path in files.items():
+            if digest not in shown:
+                path.unlink(missing_ok=True)
+
+    def drop(self, collection_id: int) -> None:
+        shutil.rmtree(self._directory(collection_id), ignore_errors=True)

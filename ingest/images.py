@@ -141,11 +141,15 @@ def thumbnail_jpeg(image: Image.Image, size: int) -> bytes:
     return buffer.getvalue()
 
 
+def thumbnail_dir(data_dir: Path, collection_id: int) -> Path:
+    return data_dir / "thumbnails" / str(int(collection_id))
+
+
 def thumbnail_path(data_dir: Path, collection_id: int, content_hash: str) -> Path:
     """Names come from the collection id and the content hash only, never from user input."""
     if len(content_hash) != 64 or any(c not in "0123456789abcdef" for c in content_hash):
         raise InvalidInput("thumbnail names must be SHA-256 hex digests")
-    return data_dir / "thumbnails" / str(int(collection_id)) / f"{content_hash}.jpg"
+    return thumbnail_dir(data_dir, collection_id) / f"{content_hash}.jpg"
 
 
 def write_thumbnail(path: Path, image: Image.Image, size: int) -> None:

@@ -35,6 +35,7 @@ class PreparedDocument:
     content_hash: str
     vector: np.ndarray | None = None  # a caller-supplied vector replaces chunking and embedding
     existing_id: int | None = None
+    existing_hash: str | None = None  # the stored content hash this document replaces
     status: str = "added"  # added | updated | unchanged | metadata
     chunks: list[TextChunk] = field(default_factory=list)
     vectors: np.ndarray | None = None
@@ -53,12 +54,13 @@ class IndexDelta:
     added_document_ids: list[int] = field(default_factory=list)
     removed_ids: list[int] = field(default_factory=list)
     removed_document_ids: list[int] = field(default_factory=list)
+    removed_content_hashes: list[str] = field(default_factory=list)  # of deleted or replaced content
 
     def vectors(self) -> np.ndarray:
         return np.vstack(self.added_vectors) if self.added_vectors else np.zeros((0, 0), dtype=np.float32)
 
     def __bool__(self) -> bool:
-        return bool(self.added_ids or self.removed_ids or self.removed_document_ids)
+        return bool(self.added_ids or self.removed_ids or self.removed_document_ids or self.removed_content_hashes)
 
 
 @dataclass
@@ -126,6 +128,7 @@ def classify(session: Session, collection: Collection, batch: list[PreparedDocum
         if doc is None:
             continue
         item.existing_id = doc.id
+        item.existing_hash = doc.content_hash
         if doc.content_hash != item.content_hash:
             item.status = "updated"
         elif doc.metadata_ != item.source.metadata or doc.source_uri != item.source.source_uri:
@@ -201,6 +204,8 @@ def write_document(
             session.add_all(rows)
             session.flush()
             delta.removed_ids.extend(removed)
+            if item.existing_hash is not None and item.existing_hash != item.content_hash:
+                delta.removed_content_hashes.append(item.existing_hash)
             delta.added_ids.extend(r.id for r in rows)
             delta.added_texts.extend(r.text for r in rows)
             delta.added_document_ids.extend(doc.id for _ in rows)

@@ -54,6 +54,18 @@ def collection_counts(session: Session, collection_id: int) -> tuple[int, int]:
     return int(documents or 0), int(chunks or 0)
 
 
+def content_hashes_present(session: Session, collection_id: int, hashes: Sequence[str]) -> set[str]:
+    """Which of ``hashes`` some document of the collection still has."""
+    found: set[str] = set()
+    for start in range(0, len(hashes), 500):  # stay under SQLite's bound-parameter limit
+        part = list(hashes[start : start + 500])
+        stmt = select(Document.content_hash).where(
+            Document.collection_id == collection_id, Document.content_hash.in_(part)
+        )
+        found.update(session.scalars(stmt))
+    return found
+
+
 def max_chunks_per_document(session: Session, collection_id: int) -> int:
     """The most chunks any one document of the collection has (0 when it is empty)."""
     top = session.scalar(select(func.max(Chunk.ordinal)).where(Chunk.collection_id == collection_id))

@@ -112,3 +112,23 @@ def test_image_query_on_text_collection_with_same_clip(image_engine) -> None:  #
     assert [len(hits), sorted(h.id for h in hits)] == [2, ["c0", "c1"]]
     vector = np.asarray(image_engine.embedders.get(image_engine.settings.image_model).embed_query("a red square"))
     assert vector.shape == (16,)
+
+
+def test_thumbnails_go_with_the_last_document_that_shows_them(image_engine) -> None:  # noqa: ANN001
+    from ingest.images import thumbnail_dir
+
+    image_engine.create_collection("photos", modality="image")
+    red, blue = picture((200, 10, 10)), picture((10, 10, 200))
+    images = [ImageInput("r1", red, "r1.png"), ImageInput("r2", red, "r2.png"), ImageInput("b", blue, "b.png")]
+    ingest_images(image_engine, "photos", images)
+    folder = thumbnail_dir(image_engine.settings.data_dir, image_engine._collection("photos").id)
+    red_thumb, blue_thumb = thumbnail_for(image_engine, "photos", "r1"), thumbnail_for(image_engine, "photos", "b")
+    assert red_thumb == thumbnail_for(image_engine, "photos", "r2") and len(list(folder.iterdir())) == 2
+    image_engine.delete_document("photos", "r1")
+    assert red_thumb.exists()  # r2 still shows the same picture
+    image_engine.delete_document("photos", "r2")
+    assert not red_thumb.exists() and blue_thumb.exists()
+    ingest_images(image_engine, "photos", [ImageInput("b", picture((10, 200, 10)), "b.png")])  # replaced
+    assert not blue_thumb.exists() and thumbnail_for(image_engine, "photos", "b").exists()
+    image_engine.delete_collection("photos")
+    assert not folder.exists()
