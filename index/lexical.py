@@ -12,10 +12,7 @@ Saved state is a directory: ``manifest.json`` (analysis options, BM25 parameters
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import IndexCorrupt, InvalidInput
+from index.manifest import read_manifest, write_index_dir
 
 FORMAT = "latentspace-bm25/1"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -150,30 +148,33 @@ class Bm25Index:
             self._save(directory)
 
     def _save(self, directory: Path) -> None:
-        """Write atomically: a temporary sibling directory renamed over ``directory``."""
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".lexical-", dir=directory.parent))
+        """Write atomically and checksummed, like the vector indexes (index/manifest.py)."""
         ids = self.ids()
         arrays = [self._tokens[int(i)] for i in ids]
-        offsets = np.cumsum([0] + [len(a) for a in arrays], dtype=np.int64)
-        tokens = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
-        np.savez(tmp / "tokens.npz", ids=ids, offsets=offsets, tokens=tokens)
         vocab = sorted(self._vocab, key=self._vocab.__getitem__)
-        (tmp / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-        manifest = {"format": FORMAT, "options": asdict(self.options), "chunks": len(ids), "vocab": len(vocab)}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        old = directory.with_name(directory.name + ".old")
-        if directory.exists():
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        shutil.rmtree(old, ignore_errors=True)
+
+        def write_native(tmp: Path) -> None:
+            offsets = np.cumsum([0] + [len(a) for a in arrays], dtype=np.int64)
+            tokens = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int32)
+            np.savez(tmp / "tokens.npz", ids=ids, offsets=offsets, tokens=tokens)
+            (tmp / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+
+        manifest = {
+            "kind": "bm25",
+            "format": FORMAT,
+            "dim": 0,
+            "params": asdict(self.options),
+            "count": len(ids),
+            "vocab": len(vocab),
+        }
+        write_index_dir(directory, manifest, write_native)
 
     @classmethod
     def load(cls, directory: Path) -> Bm25Index:
+        manifest = read_manifest(directory)  # recovers an interrupted swap; checks every file's checksum
+        if manifest.get("kind") != "bm25" or manifest.get("format") != FORMAT:
+            raise IndexCorrupt(f"{directory}: not a {FORMAT} lexical index")
         try:
-            manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-            if manifest.get("format") != FORMAT:
-                raise IndexCorrupt(f"{directory}: unknown lexical index format {manifest.get('format')!r}")
             vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
             with np.load(directory / "tokens.npz") as data:
                 ids, offsets, tokens = data["ids"], data["offsets"], data["tokens"]
@@ -181,7 +182,7 @@ class Bm25Index:
             raise IndexCorrupt(f"{directory}: lexical index unreadable ({exc})") from None
         if len(offsets) != len(ids) + 1 or (len(tokens) and int(tokens.max()) >= len(vocab)):
             raise IndexCorrupt(f"{directory}: lexical index files disagree")
-        index = cls(LexicalOptions.from_dict(manifest["options"]))
+        index = cls(LexicalOptions.from_dict(manifest["params"]))
         index._vocab = {term: i for i, term in enumerate(vocab)}
         index._tokens = {int(c): tokens[offsets[n] : offsets[n + 1]] for n, c in enumerate(ids)}
         return index

@@ -72,8 +72,22 @@ def test_corrupt_or_missing_files_raise_index_corrupt(tmp_path: Path) -> None:
         Bm25Index.load(tmp_path / "missing")
     build().save(tmp_path / "lex")
     (tmp_path / "lex" / "vocab.json").write_text("[]")
-    with pytest.raises(IndexCorrupt, match="disagree"):
+    with pytest.raises(IndexCorrupt, match="checksum"):
         Bm25Index.load(tmp_path / "lex")
+
+
+def test_a_save_killed_between_its_two_renames_is_recovered_and_saving_again_works(tmp_path: Path) -> None:
+    directory = tmp_path / "lex"
+    build().save(directory)
+    directory.rename(tmp_path / ".lex.old-deadbeef")  # the old copy moved aside, the new one never arrived
+    assert len(Bm25Index.load(directory)) == len(TEXTS)  # the backup is put back
+    (tmp_path / ".lex.old-cafe").mkdir()  # a leftover from another interrupted save
+    (tmp_path / ".lex.old-cafe" / "junk").write_text("x")
+    grown = Bm25Index.load(directory)
+    grown.add(np.array([9], dtype=np.int64), ["marathon training plan"])
+    grown.save(directory)
+    assert Bm25Index.load(directory).search("marathon", 5)[0].tolist()[0] in (3, 9)
+    assert len(Bm25Index.load(directory)) == len(TEXTS) + 1
 
 
 def test_bad_options_are_refused() -> None:
