@@ -328,7 +328,7 @@ class Engine:
             with self.sessions() as session:
                 return repo.load_chunk_hits(session, missing)
 
-        return self.hits.chunk_hits(ids, load)
+        return self.hits.rows("chunk", ids, load)
 
     def max_chunks_per_document(self, collection: Collection) -> int:
         def load() -> int:

@@ -1,20 +1,21 @@
-"""Read-side cache of what search returns per chunk (and of collection rows), correct across processes.
+"""Read-side cache of rows that searches and recommendations show, correct across processes.
 
-Hydrating hits from SQL (chunk text, document external id, metadata) costs milliseconds per query, far
-more than the ANN search itself. This cache keeps the rows a search loaded, in memory, for as long as no
-write happened anywhere on the data dir. Validity comes from the data dir's
-:class:`~core.writelock.WriteGeneration`: every write (ingest, delete, rebuild, restore, lexical options)
-holds the WriteLock, which makes the generation odd before the write touches the database and even again
-after it. So:
+Hydrating results from SQL (a hit's chunk text, document id and metadata; a recommended item's metadata;
+the active model version) costs milliseconds per request, far more than the ANN search or the model
+itself. This cache keeps such rows in memory for as long as no write happened anywhere on the data dir.
+Validity comes from the data dir's :class:`~core.writelock.WriteGeneration`: every write (ingest,
+delete, rebuild, restore, lexical options, interactions, training, model activation) holds the
+WriteLock, which makes the generation odd before the write touches the database and even again after
+it. So:
 
 - an entry is used only while the generation is the even value it was read under; any change empties
-  the cache (in every process, on its next search);
+  the cache (in every process, on its next request);
 - rows read from the database are kept only if the generation was the same even value before and
   after the read (no write overlapped it); while a write is in progress nothing is cached or served
-  from the cache, and searches hydrate from the database as before.
+  from the cache, and requests read the database as before.
 
-Entries are shared between threads and must be treated as read-only. ``max_entries`` bounds the chunk
-rows (least recently used go first); 0 turns the cache off.
+Entries are shared between threads and must be treated as read-only. ``max_entries`` bounds the rows
+(least recently used go first); 0 turns the cache off.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from core.writelock import WriteGeneration
-from store.repositories import ChunkHit
 
 
 class HitCache:
@@ -34,7 +34,7 @@ class HitCache:
         self._max = max_entries
         self._lock = threading.Lock()
         self._seen: int | None = None  # the generation the entries belong to
-        self._hits: OrderedDict[int, ChunkHit] = OrderedDict()
+        self._hits: OrderedDict[tuple[Hashable, int], Any] = OrderedDict()  # (kind, id) -> row, LRU order
         self._values: dict[Hashable, Any] = {}  # small per-generation facts: collection rows, stats
         self._local = threading.local()  # a generation pinned for one search (see pin)
 
@@ -85,27 +85,29 @@ class HitCache:
                     self._values[key] = value
         return value
 
-    def chunk_hits(
-        self, ids: Sequence[int], load: Callable[[list[int]], dict[int, ChunkHit]]
-    ) -> dict[int, ChunkHit]:
-        """Rows for ``ids`` (ids whose chunk is gone are absent), loading the ones not cached."""
+    def rows(self, kind: Hashable, ids: Sequence[int], load: Callable[[list[int]], dict[int, Any]]) -> dict[int, Any]:
+        """Rows of ``kind`` for ``ids`` (ids whose row is gone are absent), loading the ones not cached.
+
+        ``kind`` names the table and scope (e.g. ``"chunk"``, ``("item", collection_id)``); all kinds share
+        the ``max_entries`` bound.
+        """
         generation = self._current()
         if generation is None:
             return load(list(ids))
-        found: dict[int, ChunkHit] = {}
+        found: dict[int, Any] = {}
         with self._lock:
-            for chunk_id in ids:
-                row = self._hits.get(chunk_id)
+            for row_id in ids:
+                row = self._hits.get((kind, row_id))
                 if row is not None:
-                    self._hits.move_to_end(chunk_id)
-                    found[chunk_id] = row
+                    self._hits.move_to_end((kind, row_id))
+                    found[row_id] = row
         missing = [i for i in ids if i not in found]
         if missing:
             loaded = load(missing)
             found.update(loaded)
             with self._lock:
                 if self._still(generation):
-                    self._hits.update(loaded)
+                    self._hits.update(((kind, row_id), row) for row_id, row in loaded.items())
                     while len(self._hits) > self._max:
                         self._hits.popitem(last=False)
         return found

@@ -88,9 +88,13 @@ class RecommendationService:
         return self._load(collection_id, version)
 
     def active_by_name(self, name: str) -> tuple[int, Loaded]:
-        """(collection id, loaded active model) from one query: the per-request check of the hot path."""
-        with self._session() as session:
-            collection_id, version = rrepo.active_version_by_name(session, name)
+        """(collection id, loaded active model): one query, cached until the next write (core/hitcache.py)."""
+
+        def load() -> tuple[int, tuple[int, str] | None]:
+            with self._session() as session:
+                return rrepo.active_version_by_name(session, name)
+
+        collection_id, version = self.engine.hits.value(("recsys-active", name), load)
         return collection_id, self._load(collection_id, version)
 
     def _load(self, collection_id: int, version: tuple[int, str] | None) -> Loaded:
@@ -230,8 +234,7 @@ class RecommendationService:
         cols, scores = ranked
         reasons = {int(c): loaded.model.explain(row, int(c)) for c in cols} if row is not None else {}
         wanted = set(loaded.items[cols].tolist()) | {int(loaded.items[j]) for r in reasons.values() for j, _ in r}
-        with self._session() as session:
-            views = rrepo.item_views(session, cid, sorted(wanted))
+        views = self._item_views(cid, sorted(wanted))
         out = []
         for col, score in zip(cols.tolist(), np.asarray(scores).tolist(), strict=True):
             view = dict(views[int(loaded.items[col])], score=float(score))
@@ -243,6 +246,15 @@ class RecommendationService:
         if row is not None:
             self._content_reasons(cid, out)
         return out
+
+    def _item_views(self, cid: int, item_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Each item's id, metadata and whether it has a document; cached until the next write."""
+
+        def load(missing: list[int]) -> dict[int, dict[str, Any]]:
+            with self._session() as session:
+                return rrepo.item_views(session, cid, missing)
+
+        return self.engine.hits.rows(("recsys-item", cid), item_ids, load)
 
     def _content_reasons(self, cid: int, items: list[dict[str, Any]]) -> None:
         """Add the content (embedding) similarity between a recommendation and each reason, when both are documents."""

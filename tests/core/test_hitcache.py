@@ -62,7 +62,7 @@ def test_repeated_search_is_served_from_the_cache(pair) -> None:  # noqa: ANN001
     first = search(engine, vecs["d2"])
     assert first[0].id == "d2" and len(engine.hits) == 3
     loads = []
-    engine.hits.chunk_hits([0], lambda ids: loads.append(ids) or {})  # an unknown id is looked up
+    engine.hits.rows("chunk", [0], lambda ids: loads.append(ids) or {})  # an unknown id is looked up
     again = search(engine, vecs["d2"])
     assert [h.id for h in again] == [h.id for h in first]
     assert again[0] is not first[0] and again[0].metadata is first[0].metadata  # same cached row
@@ -99,11 +99,12 @@ def test_cache_keeps_at_most_max_entries_and_zero_turns_it_off(tmp_path) -> None
     generation = WriteGeneration(tmp_path / "gen")
     rows = {i: object() for i in range(10)}
     cache = HitCache(generation, max_entries=4)
-    assert cache.chunk_hits(list(range(10)), lambda ids: {i: rows[i] for i in ids}) == rows
+    assert cache.rows("t", list(range(10)), lambda ids: {i: rows[i] for i in ids}) == rows
     assert len(cache) == 4
-    assert cache.chunk_hits([9], lambda ids: pytest.fail("9 is among the most recent")) == {9: rows[9]}
+    assert cache.rows("t", [9], lambda ids: pytest.fail("9 is among the most recent")) == {9: rows[9]}
+    assert cache.rows("other", [9], lambda ids: {9: "x"}) == {9: "x"}  # kinds do not mix
     off = HitCache(generation, max_entries=0)
-    off.chunk_hits([1, 2], lambda ids: {i: rows[i] for i in ids})
+    off.rows("t", [1, 2], lambda ids: {i: rows[i] for i in ids})
     assert len(off) == 0
 
 
