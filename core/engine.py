@@ -330,12 +330,14 @@ class Engine:
 
         return self.hits.rows("chunk", ids, load)
 
-    def max_chunks_per_document(self, collection: Collection) -> int:
-        def load() -> int:
-            with self.sessions() as session:
-                return repo.max_chunks_per_document(session, collection.id)
+    def has_multi_chunk_documents(self, collection: Collection) -> bool:
+        """Whether some document has several chunks (grouped search must over-fetch); True when unknown."""
 
-        return self.hits.value(("max_chunks", collection.id), load)
+        def load() -> bool:
+            with self.sessions() as session:
+                return repo.has_multi_chunk_documents(session, collection.id)
+
+        return self.hits.value(("multi_chunk", collection.id), load, uncached=True)
 
     def rebuild_index(self, name: str) -> int:
         collection = self._collection(name)

@@ -27,6 +27,8 @@ from typing import Any
 
 from core.writelock import WriteGeneration
 
+_LOAD = object()  # value(): no fallback given, load when uncached
+
 
 class HitCache:
     def __init__(self, generation: WriteGeneration, max_entries: int) -> None:
@@ -71,9 +73,15 @@ class HitCache:
         """True if no write started since ``generation`` was read (caller holds the lock)."""
         return self._seen == generation and self._generation.read() == generation
 
-    def value(self, key: Hashable, load: Callable[[], Any]) -> Any:
-        """``load()``, remembered under ``key`` until the next write (a raising load is not remembered)."""
+    def value(self, key: Hashable, load: Callable[[], Any], uncached: Any = _LOAD) -> Any:
+        """``load()``, remembered under ``key`` until the next write (a raising load is not remembered).
+
+        When nothing may be cached (a write in progress, cache off), ``uncached`` is returned if given
+        instead of loading: for facts that only speed things up and cost a query to find out.
+        """
         generation = self._current()
+        if generation is None and uncached is not _LOAD:
+            return uncached
         if generation is not None:
             with self._lock:
                 if key in self._values:
@@ -88,7 +96,7 @@ class HitCache:
     def rows(self, kind: Hashable, ids: Sequence[int], load: Callable[[list[int]], dict[int, Any]]) -> dict[int, Any]:
         """Rows of ``kind`` for ``ids`` (ids whose row is gone are absent), loading the ones not cached.
 
-        ``kind`` names the table and scope (e.g. ``"chunk"``, ``("item", collection_id)``); all kinds share
+        ``kind`` names the table and scope (e.g. ``"chunk"``, ``("recsys-item", collection_id)``); all kinds share
         the ``max_entries`` bound.
         """
         generation = self._current()

@@ -15,14 +15,12 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.derived import DerivedIndexes, LoadedIndex
+from core.derived import DerivedIndexes
 from core.writelock import WriteLock
 from index.base import VectorIndex
 from index.registry import create_index, default_kind, load_index
 from store import repositories as repo
 from store.models import Collection
-
-__all__ = ["IndexManager", "LoadedIndex"]
 
 
 class IndexManager(DerivedIndexes[VectorIndex]):

@@ -113,7 +113,7 @@ def run_search(engine: Engine, collection: Collection, request: SearchRequest) -
     vector = query_vector(engine, collection, request)
     index = engine.indexes.get(collection)
     limit = len(index) if allowed is None else len(allowed)
-    group = request.group_by_document and engine.max_chunks_per_document(collection) > 1
+    group = request.group_by_document and engine.has_multi_chunk_documents(collection)
     fetch = min(request.k * (4 if group else 1), limit)
     while True:
         ids, scores = index.search(vector[None, :], max(fetch, 1), allowed_ids=allowed)

@@ -66,10 +66,10 @@ def content_hashes_present(session: Session, collection_id: int, hashes: Sequenc
     return found
 
 
-def max_chunks_per_document(session: Session, collection_id: int) -> int:
-    """The most chunks any one document of the collection has (0 when it is empty)."""
-    top = session.scalar(select(func.max(Chunk.ordinal)).where(Chunk.collection_id == collection_id))
-    return 0 if top is None else int(top) + 1
+def has_multi_chunk_documents(session: Session, collection_id: int) -> bool:
+    """True if some document of the collection has more than one chunk (stops at the first one found)."""
+    stmt = select(Chunk.id).where(Chunk.collection_id == collection_id, Chunk.ordinal > 0).limit(1)
+    return session.scalar(stmt) is not None
 
 
 def documents_by_external_id(
