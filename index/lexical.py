@@ -5,7 +5,8 @@ text analysis, is done once per chunk and kept: each chunk's token ids live in m
 bm25s matrix is rebuilt from them (no re-analysis) lazily on the first search after a write. That rebuild
 is measured in docs/EVALUATION.md (well under a second per 100k chunks).
 
-Saved state is a directory: ``manifest.json`` (analysis options, BM25 parameters, counts), ``vocab.json``
+Saved state is a directory written like the vector indexes' (index/manifest.py: temp dir + swap, file
+checksums): ``manifest.json`` (analysis options and BM25 parameters under ``params``, counts), ``vocab.json``
 (the token list; ids are positions, append-only) and ``tokens.npz`` (chunk ids, offsets, token ids).
 """
 
