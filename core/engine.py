@@ -222,7 +222,11 @@ class Engine:
         delta = pipeline.IndexDelta()
         with self.sessions() as session:
             with session.begin():
+                written = {id(item) for item in self._write_new_at_once(session, collection, batch, delta)}
                 for item in batch:
+                    if id(item) in written:
+                        report.count(item.status)
+                        continue
                     if item.status == "unchanged":
                         report.count("unchanged")
                         continue
@@ -233,6 +237,25 @@ class Engine:
                         report.failed += 1
                         report.errors.append(f"{item.source.external_id}: {exc.message}")
         self._apply_delta(collection, index, delta)
+
+    @staticmethod
+    def _write_new_at_once(session: Session, collection: Collection, batch, delta) -> list:  # noqa: ANN001
+        """Bulk-insert the batch's new documents in one SAVEPOINT; on any error, none (one by one follows)."""
+        new = [item for item in batch if item.status == "added"]
+        if len(new) < 2:
+            return []
+        attempt = pipeline.IndexDelta()
+        try:
+            with session.begin_nested():
+                pipeline.write_new_documents(session, collection, new, attempt)
+        except Exception as exc:  # rolled back to the savepoint: the per-document path reports the culprit
+            log.info("bulk insert of %d new documents failed (%s); writing them one by one", len(new), exc)
+            return []
+        delta.added_ids += attempt.added_ids
+        delta.added_texts += attempt.added_texts
+        delta.added_document_ids += attempt.added_document_ids
+        delta.added_vectors += attempt.added_vectors
+        return new
 
     def _drop_unchunkable(self, batch, embedder, report) -> list:  # noqa: ANN001
         kept = []

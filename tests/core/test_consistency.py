@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 
 from core.errors import LatentspaceError
@@ -25,27 +26,22 @@ def source_docs() -> list[SourceDocument]:
 
 
 def fail_on_second_chunk_of(monkeypatch, external_id: str, error: Exception) -> None:  # noqa: ANN001
-    original = pipeline.write_document
+    """Make writing the second chunk of ``external_id`` raise, in the bulk and in the one-by-one write path."""
+    embed, to_bytes = pipeline.embed_chunks, repo.vector_to_bytes
+    target: list[np.ndarray] = []
 
-    def flaky(session, collection, item, delta):  # noqa: ANN001
-        if item.source.external_id != external_id:
-            return original(session, collection, item, delta)
-        calls = {"n": 0}
-        real = repo.vector_to_bytes
+    def embed_and_remember(batch, embedder):  # noqa: ANN001, ANN202
+        count = embed(batch, embedder)
+        target.extend(item.vectors[1] for item in batch if item.source.external_id == external_id)
+        return count
 
-        def breaking(vector):  # noqa: ANN001
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise error
-            return real(vector)
+    def breaking(vector):  # noqa: ANN001, ANN202
+        if any(np.array_equal(vector, t) for t in target):
+            raise error
+        return to_bytes(vector)
 
-        monkeypatch.setattr(repo, "vector_to_bytes", breaking)
-        try:
-            return original(session, collection, item, delta)
-        finally:
-            monkeypatch.setattr(repo, "vector_to_bytes", real)
-
-    monkeypatch.setattr(pipeline, "write_document", flaky)
+    monkeypatch.setattr(pipeline, "embed_chunks", embed_and_remember)
+    monkeypatch.setattr(repo, "vector_to_bytes", breaking)
 
 
 def visible_ids(engine) -> set[str]:  # noqa: ANN001
@@ -124,3 +120,23 @@ def test_rebuild_on_demand_keeps_results(engine) -> None:  # noqa: ANN001
     assert engine.rebuild_index("c") == engine.collection_info("c").chunks
     after = engine.search("c", SearchRequest(query="comet tails", k=3)).hits
     assert [(h.id, round(h.score, 5)) for h in before] == [(h.id, round(h.score, 5)) for h in after]
+
+
+def test_new_documents_are_written_at_once_and_land_like_one_by_one(engine, monkeypatch) -> None:  # noqa: ANN001
+    engine.create_collection("c")
+    one_by_one = []
+    original = pipeline.write_document
+    monkeypatch.setattr(pipeline, "write_document", lambda *a: one_by_one.append(a[2]) or original(*a))
+    rng = np.random.default_rng(5)
+    vectors = {f"d{i}": rng.standard_normal(384).astype(np.float32) for i in range(40)}
+    docs = [SourceDocument(f"d{i}", f"text {i}", f"file{i}.txt", {"i": i}) for i in range(40)]
+    report = engine.ingest("c", docs, vectors=vectors)
+    assert (report.added, report.failed, one_by_one) == (40, 0, [])  # one bulk insert, no per-document writes
+    for i in (0, 17, 39):
+        hit = engine.search("c", SearchRequest(vector=vectors[f"d{i}"].tolist(), k=1, mode="dense")).hits[0]
+        assert (hit.id, hit.text, hit.metadata, hit.source_uri) == (f"d{i}", f"text {i}", {"i": i}, f"file{i}.txt")
+        assert hit.score == pytest.approx(1.0, abs=1e-5)
+    updated = engine.ingest("c", [SourceDocument("d3", "new text", None, {"i": 3})], vectors={"d3": vectors["d0"]})
+    assert updated.updated == 1 and len(one_by_one) == 1  # changed documents still go one by one
+    info = engine.collection_info("c")
+    assert (info.documents, info.chunks, info.indexed_vectors) == (40, 40, 40)
