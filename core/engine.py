@@ -251,10 +251,7 @@ class Engine:
         except Exception as exc:  # rolled back to the savepoint: the per-document path reports the culprit
             log.info("bulk insert of %d new documents failed (%s); writing them one by one", len(new), exc)
             return []
-        delta.added_ids += attempt.added_ids
-        delta.added_texts += attempt.added_texts
-        delta.added_document_ids += attempt.added_document_ids
-        delta.added_vectors += attempt.added_vectors
+        delta.merge(attempt)
         return new
 
     def _drop_unchunkable(self, batch, embedder, report) -> list:  # noqa: ANN001

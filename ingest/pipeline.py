@@ -63,6 +63,17 @@ class IndexDelta:
     def __bool__(self) -> bool:
         return bool(self.added_ids or self.removed_ids or self.removed_document_ids or self.removed_content_hashes)
 
+    def add_chunks(self, ids: list[int], rows: list[dict[str, Any]], vectors: np.ndarray) -> None:
+        """Record chunks just written: their ids, their row values (see :func:`chunk_rows`), their vectors."""
+        self.added_ids.extend(ids)
+        self.added_texts.extend(row["text"] for row in rows)
+        self.added_document_ids.extend(row["document_id"] for row in rows)
+        self.added_vectors.append(np.asarray(vectors, dtype=np.float32))
+
+    def merge(self, other: IndexDelta) -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+
 
 @dataclass
 class IngestReport:
@@ -190,27 +201,30 @@ def write_document(
         doc = _upsert_document_row(session, collection, item)
         if item.status in ("added", "updated"):
             removed = repo.delete_chunks_of_document(session, doc.id) if item.existing_id else []
-            rows = [
-                Chunk(
-                    document_id=doc.id,
-                    collection_id=collection.id,
-                    ordinal=c.ordinal,
-                    text=c.text,
-                    char_start=c.start,
-                    char_end=c.end,
-                    embedding=repo.vector_to_bytes(v),
-                )
-                for c, v in zip(item.chunks, item.vectors, strict=True)
-            ]
-            session.add_all(rows)
+            rows = chunk_rows(doc.id, collection.id, item)
+            chunks = [Chunk(**row) for row in rows]
+            session.add_all(chunks)
             session.flush()
             delta.removed_ids.extend(removed)
             if item.existing_hash is not None and item.existing_hash != item.content_hash:
                 delta.removed_content_hashes.append(item.existing_hash)
-            delta.added_ids.extend(r.id for r in rows)
-            delta.added_texts.extend(r.text for r in rows)
-            delta.added_document_ids.extend(doc.id for _ in rows)
-            delta.added_vectors.append(np.asarray(item.vectors, dtype=np.float32))
+            delta.add_chunks([c.id for c in chunks], rows, item.vectors)
+
+
+def chunk_rows(document_id: int, collection_id: int, item: PreparedDocument) -> list[dict[str, Any]]:
+    """The chunk table's values for one document's chunks and vectors."""
+    return [
+        {
+            "document_id": document_id,
+            "collection_id": collection_id,
+            "ordinal": c.ordinal,
+            "text": c.text,
+            "char_start": c.start,
+            "char_end": c.end,
+            "embedding": repo.vector_to_bytes(v),
+        }
+        for c, v in zip(item.chunks, item.vectors, strict=True)
+    ]
 
 
 def write_new_documents(
@@ -235,24 +249,9 @@ def write_new_documents(
         for item in items
     ]
     doc_ids = session.scalars(insert(Document).returning(Document.id, sort_by_parameter_order=True), doc_rows).all()
-    chunk_rows = [
-        {
-            "document_id": doc_id,
-            "collection_id": collection.id,
-            "ordinal": c.ordinal,
-            "text": c.text,
-            "char_start": c.start,
-            "char_end": c.end,
-            "embedding": repo.vector_to_bytes(v),
-        }
-        for item, doc_id in zip(items, doc_ids, strict=True)
-        for c, v in zip(item.chunks, item.vectors, strict=True)
-    ]
-    chunk_ids = session.scalars(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), chunk_rows).all()
-    delta.added_ids.extend(chunk_ids)
-    delta.added_texts.extend(row["text"] for row in chunk_rows)
-    delta.added_document_ids.extend(row["document_id"] for row in chunk_rows)
-    delta.added_vectors.extend(np.asarray(item.vectors, dtype=np.float32) for item in items)
+    rows = [row for item, doc_id in zip(items, doc_ids, strict=True) for row in chunk_rows(doc_id, collection.id, item)]
+    chunk_ids = session.scalars(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), rows).all()
+    delta.add_chunks(chunk_ids, rows, np.vstack([item.vectors for item in items]))
 
 
 def _upsert_document_row(session: Session, collection: Collection, item: PreparedDocument) -> Document:
