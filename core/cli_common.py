@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from core.errors import LatentspaceError
+from core.errors import InvalidInput, LatentspaceError
+from core.jsonargs import parse_json_object
 from core.settings import get_settings
 
 console = Console()
@@ -51,9 +50,6 @@ def json_option(value: str | None, flag: str) -> dict | None:
     if value is None:
         return None
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise fail(f"{flag} is not valid JSON: {exc.msg}") from None
-    if not isinstance(parsed, dict):
-        raise fail(f"{flag} must be a JSON object")
-    return parsed
+        return parse_json_object(value, flag)
+    except InvalidInput as exc:
+        raise fail(exc.message) from None
