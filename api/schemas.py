@@ -19,6 +19,11 @@ class CollectionCreate(BaseModel):
     modality: str = Field(
         "text", pattern="^(text|image|multimodal)$", description="image/multimodal use a CLIP-family model"
     )
+    chunking: Literal["split", "truncate"] = Field(
+        "split",
+        description="split: token-aware overlapping chunks, every token embedded; truncate: one chunk per "
+        "document whose vector covers the model's first max_seq_length tokens (faster on long texts)",
+    )
 
 
 class CollectionOut(BaseModel):

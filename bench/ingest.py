@@ -1,10 +1,12 @@
 """Ingest throughput: the latentspace pipeline vs raw ``model.encode`` on the same texts, one run.
 
-    python -m bench.ingest --corpus ../shared/data/beir-scifact/corpus.jsonl [--limit N]
+    python -m bench.ingest --corpus ../shared/data/beir-scifact/corpus.jsonl [--limit N] [--chunking truncate]
 
 Both sides use the same loaded model, batch size and texts (title + text, as the reader builds them).
 Raw ``encode`` is timed twice: on the document texts (which it silently truncates at the model's 256
-tokens) and on the chunk texts the pipeline embeds (whole documents, so the same model work).
+tokens) and on the chunk texts the pipeline embeds: with the default ``split`` chunking, whole documents
+(the same model work); with ``--chunking truncate`` (a collection option), one chunk per document, so
+both raw timings encode the same texts.
 The pipeline side reads the JSONL with the product's reader, chunks to the model's token limit,
 embeds, writes SQLite rows and the index, exactly as ``latentspace ingest`` does (model loading excluded
 on both sides). The CLI's own wall time, model load included, is reported too when --cli is given.
@@ -32,6 +34,7 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--chunking", choices=("split", "truncate"), default="split", help="the collection's mode")
     parser.add_argument("--cli", action="store_true", help="also time the real CLI in a subprocess")
     args = parser.parse_args()
 
@@ -48,11 +51,11 @@ def main() -> None:
     settings = Settings(data_dir=tmp, _env_file=None, embed_batch_size=args.batch_size)
     upgrade(settings.resolved_database_url())
     engine = Engine(settings)
-    engine.create_collection("bench")
+    engine.create_collection("bench", chunking=args.chunking)
     embedder = engine.embedders.get(settings.default_model)
     embedder.embed_documents(["warm up"])
 
-    chunk_texts = pipeline_chunks(embedder, texts, settings.chunk_overlap)
+    chunk_texts = pipeline_chunks(embedder, texts, settings.chunk_overlap, args.chunking)
     encode = embedder._model.encode
 
     start = time.perf_counter()
@@ -70,6 +73,7 @@ def main() -> None:
 
     raw_tokens, pipe_tokens = token_counts(embedder, texts, chunk_texts)
     n = len(docs)
+    print(f"chunking: {args.chunking}")
     print(f"{n} documents, {report.chunks_embedded} chunks embedded by the pipeline ({len(chunk_texts)} here)")
     print(f"raw encode, documents : {n / raw_s:8.1f} docs/s  ({raw_s:.1f} s, {raw_tokens} tokens: "
           f"each truncated at {embedder.max_tokens})")
@@ -84,7 +88,7 @@ def main() -> None:
         env = dict(os.environ, LATENTSPACE_DATA_DIR=str(tmp / "cli"))
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "core.cli", "ingest", str(args.corpus), "-c", "cli"],
+            [sys.executable, "-m", "core.cli", "ingest", str(args.corpus), "-c", "cli", "--chunking", args.chunking],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -93,18 +97,25 @@ def main() -> None:
         print(f"latentspace ingest CLI: {len(docs) / cli_s:8.1f} docs/s wall, model load included")
 
 
-def pipeline_chunks(embedder, texts: list[str], overlap: int) -> list[str]:  # noqa: ANN001
-    """The chunk texts the pipeline embeds for ``texts`` (same chunker, limit and overlap)."""
-    from ingest.chunking import chunk_texts
+def pipeline_chunks(embedder, texts: list[str], overlap: int, mode: str) -> list[str]:  # noqa: ANN001
+    """The chunk texts the pipeline embeds for ``texts`` (same chunker, limit, overlap and mode)."""
+    from ingest.chunking import chunk_texts, whole_text_chunks
 
-    return [c.text for doc in chunk_texts(texts, embedder.tokenizer, embedder.max_tokens, overlap) for c in doc]
+    pieces = whole_text_chunks(texts) if mode == "truncate" else chunk_texts(
+        texts, embedder.tokenizer, embedder.max_tokens, overlap
+    )
+    return [c.text for doc in pieces for c in doc]
 
 
 def token_counts(embedder, texts: list[str], chunks: list[str]) -> tuple[int, int]:  # noqa: ANN001
-    """Tokens the raw encode sees (truncated) and tokens the pipeline embeds (every chunk, specials included)."""
+    """Tokens the model sees (specials included, each text cut at its window) for the raw texts and the chunks."""
     tokenizer, limit = embedder.tokenizer, embedder.max_tokens
-    raw = sum(min(len(ids), limit) for ids in tokenizer(texts, add_special_tokens=True)["input_ids"])
-    return raw, sum(len(ids) for ids in tokenizer(chunks, add_special_tokens=True)["input_ids"])
+
+    def seen(batch: list[str]) -> int:
+        encoded = tokenizer(batch, add_special_tokens=True, verbose=False)["input_ids"]
+        return sum(min(len(ids), limit) for ids in encoded)
+
+    return seen(texts), seen(chunks)
 
 
 if __name__ == "__main__":

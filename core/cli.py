@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from core.cli_common import console, json_option, migrate, open_engine, run
+from core.cli_common import CHUNKING_HELP, console, json_option, migrate, open_engine, run
 from core.cli_eval import eval_app
 from core.cli_ingest import ingest
 from core.cli_latent import register as register_latent
@@ -48,12 +48,15 @@ def collections_create(
     model: Annotated[str | None, typer.Option(help="sentence-transformers name or local path")] = None,
     index: Annotated[str | None, typer.Option(help="exact | faiss_hnsw | faiss_ivf | hnswlib")] = None,
     params: Annotated[str | None, typer.Option(help="index parameters as JSON, e.g. '{\"M\": 32}'")] = None,
+    chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
 ) -> None:
     """Create a collection."""
     engine = open_engine()
     index_params = json_option(params, "--params")
     info = run(
-        lambda: engine.create_collection(name, model=model, index_kind=index, index_params=index_params)
+        lambda: engine.create_collection(
+            name, model=model, index_kind=index, index_params=index_params, chunking=chunking
+        )
     )
     console.print(f"created {info.name}: model={info.model} dim={info.dimension} index={info.index_kind}")
 

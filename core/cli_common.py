@@ -10,6 +10,10 @@ from core.errors import InvalidInput, LatentspaceError
 from core.jsonargs import parse_json_object
 from core.settings import get_settings
 
+CHUNKING_HELP = (
+    "for a new collection: split (token-aware overlapping chunks, the default) | truncate (one vector per "
+    "document from its first max_seq_length tokens; faster on long texts)"
+)
 console = Console()
 err_console = Console(stderr=True)
 

@@ -22,12 +22,12 @@ def plan_files(
     name: str,
     file_args: list[Path],
     filters: tuple[list[str] | None, list[str] | None],
-    new: tuple[str | None, str | None, str | None],
+    new: tuple[str | None, str | None, str | None, str | None],
     use_stdin: bool,
 ) -> tuple[list[Path], list[Path]]:
     """Open (or create) the collection and return (text files, image files) it should take.
 
-    ``filters`` is (include, exclude); ``new`` is (modality, model, index kind) for a new collection,
+    ``filters`` is (include, exclude); ``new`` is (modality, model, index kind, chunking) for a new collection,
     whose modality defaults to ``image`` when the walk finds only images.
     """
     from core.images import IMAGE_MODALITIES, open_collection
@@ -37,10 +37,10 @@ def plan_files(
     found = list(iter_files(file_args, filters[0], filters[1], SUPPORTED_SUFFIXES | IMAGE_SUFFIXES))
     images = [p for p in found if is_image_path(p)]
     texts = [p for p in found if not is_image_path(p)]
-    modality, model, index_kind = new
+    modality, model, index_kind, chunking = new
     if modality is None and images and not texts and not use_stdin:
         modality = None if _exists(engine, name) else "image"
-    info = open_collection(engine, name, modality, model, index_kind)
+    info = open_collection(engine, name, modality, model, index_kind, chunking)
     if info.modality not in IMAGE_MODALITIES and images:
         _notice(f"skipped {len(images)} image file(s): {name!r} is a text collection (use --modality image)")
         images = []

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.cli_common import console, err_console, fail, open_engine, run
+from core.cli_common import CHUNKING_HELP, console, err_console, fail, open_engine, run
 from core.errors import LatentspaceError, UnreadableFile
 
 
@@ -31,6 +31,7 @@ def ingest(
     modality: Annotated[
         str | None, typer.Option(help="text | image | multimodal for a new collection; image if only images")
     ] = None,
+    chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .jsonl .csv/.tsv) and images (.jpg .png .webp .gif .bmp)."""
     from core.cli_images import ingest_image_files, merge_reports, plan_files
@@ -48,9 +49,8 @@ def ingest(
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
     engine = open_engine()
-    files, images = run(
-        lambda: plan_files(engine, collection, file_args, (include, exclude), (modality, model, index), "-" in paths)
-    )
+    new = (modality, model, index, chunking)
+    files, images = run(lambda: plan_files(engine, collection, file_args, (include, exclude), new, "-" in paths))
     seen: set[str] = set()
     with _progress() as progress:
         files_task = progress.add_task("files", total=len(files) + len(images) + (1 if "-" in paths else 0))

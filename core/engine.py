@@ -29,6 +29,7 @@ from core.settings import Settings
 from core.writelock import WriteGeneration, WriteLock
 from index.registry import INDEX_KINDS
 from ingest import pipeline
+from ingest.chunking import DEFAULT_CHUNKING, check_chunking, collection_chunking, require_chunking
 from ingest.clip import load_image_embedder
 from ingest.embedders import Embedder, EmbedderCache
 from ingest.readers import RowError, SourceDocument
@@ -93,6 +94,7 @@ class Engine:
         index_params: dict[str, Any] | None = None,
         modality: str = "text",
         exist_ok: bool = False,
+        chunking: str | None = None,
     ) -> CollectionInfo:
         if not _NAME.match(name or ""):
             raise InvalidInput("collection names are 1-128 letters, digits, '_', '-' or '.', starting alnum")
@@ -101,6 +103,8 @@ class Engine:
         kind = index_kind or self.settings.index_kind
         if kind is not None and kind not in INDEX_KINDS:
             raise InvalidInput(f"unknown index kind {kind!r}; choose one of {sorted(INDEX_KINDS)}")
+        if chunking is not None:
+            check_chunking(chunking)
         with self.sessions.begin() as session:
             existing = repo.find_collection(session, name)
             if existing is not None:
@@ -110,6 +114,7 @@ class Engine:
                     raise EmbedderMismatch(
                         f"collection {name!r} uses model {existing.embedder_name!r}, not {model!r}"
                     )
+                require_chunking(existing.name, existing.options, chunking)
                 return self._info(session, existing)
             if modality == "text":
                 embedder = self.embedders.get(model or self.settings.default_model)
@@ -123,7 +128,7 @@ class Engine:
                 embedder_version=embedder.version,
                 index_kind=kind,
                 index_params=dict(index_params or self.settings.index_params),
-                options={},
+                options={"chunking": chunking or DEFAULT_CHUNKING},
             )
             session.add(collection)
             session.flush()
@@ -215,9 +220,9 @@ class Engine:
         with self.sessions() as session:
             pipeline.classify(session, collection, batch)
         try:
-            pipeline.chunk_documents(batch, embedder.tokenizer, self._chunk_tokens(embedder), self._overlap())
+            pipeline.chunk_documents(batch, *self._chunking(collection, embedder))
         except InvalidInput:  # one bad document must not sink its batch: retry one by one
-            batch = self._drop_unchunkable(batch, embedder, report)
+            batch = self._drop_unchunkable(collection, batch, embedder, report)
         report.chunks_embedded += pipeline.embed_chunks(batch, embedder)
         delta = pipeline.IndexDelta()
         with self.sessions() as session:
@@ -254,13 +259,11 @@ class Engine:
         delta.merge(attempt)
         return new
 
-    def _drop_unchunkable(self, batch, embedder, report) -> list:  # noqa: ANN001
+    def _drop_unchunkable(self, collection, batch, embedder, report) -> list:  # noqa: ANN001
         kept = []
         for item in batch:
             try:
-                pipeline.chunk_documents(
-                    [item], embedder.tokenizer, self._chunk_tokens(embedder), self._overlap()
-                )
+                pipeline.chunk_documents([item], *self._chunking(collection, embedder))
                 kept.append(item)
             except InvalidInput as exc:
                 report.failed += 1
@@ -276,12 +279,11 @@ class Engine:
             for listener in self.listeners:
                 listener.apply(collection, delta)
 
-    def _chunk_tokens(self, embedder: Embedder) -> int:
+    def _chunking(self, collection: Collection, embedder: Embedder) -> tuple[Any, int, int, str]:
+        """chunk_documents' arguments: tokenizer, max tokens, overlap, and the collection's mode."""
         limit = embedder.max_tokens
-        return min(self.settings.chunk_tokens or limit, limit)
-
-    def _overlap(self) -> int:
-        return self.settings.chunk_overlap
+        tokens = min(self.settings.chunk_tokens or limit, limit)
+        return embedder.tokenizer, tokens, self.settings.chunk_overlap, collection_chunking(collection.options)
 
     def prune(self, name: str, roots: list[Path], seen_sources: set[str]) -> int:
         """Delete documents read from files under ``roots`` whose files are gone."""

@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import DocumentNotFound, InvalidInput, LatentspaceError, NotFound, UnreadableFile
 from core.search import SearchRequest, SearchResult
 from ingest import images as imgs
+from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
 from ingest.pipeline import IngestReport, batched
 from ingest.readers import SourceDocument
@@ -54,13 +55,21 @@ class _RunState:
 
 
 def open_collection(
-    engine: Engine, name: str, modality: str | None, model: str | None, index_kind: str | None
+    engine: Engine,
+    name: str,
+    modality: str | None,
+    model: str | None,
+    index_kind: str | None,
+    chunking: str | None = None,
 ) -> CollectionInfo:
-    """The existing collection (its modality must match when one is asked for), or a new one."""
+    """The existing collection (its modality, model and chunking must match when asked for), or a new one."""
     try:
         info = engine.collection_info(name)
     except NotFound:
-        return engine.create_collection(name, model=model, index_kind=index_kind, modality=modality or "text")
+        return engine.create_collection(
+            name, model=model, index_kind=index_kind, modality=modality or "text", chunking=chunking
+        )
+    require_chunking(name, info.options, chunking)
     if modality is not None and modality != info.modality:
         raise InvalidInput(f"collection {name!r} is a {info.modality} collection, not {modality}")
     if model is not None and model != info.model:

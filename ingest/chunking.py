@@ -26,6 +26,14 @@ _CLOSERS = frozenset("\"')]}»”’")
 _WORD = re.compile(r"\S+")
 _MAX_RESPLIT_DEPTH = 6
 
+# How a collection turns a document into embedded pieces, fixed when the collection is created:
+# ``split``: token-aware overlapping chunks, every token embedded (the default);
+# ``truncate``: one chunk holding the whole text, whose vector is the model's view of its first
+# ``max_seq_length`` tokens (what a plain ``model.encode`` does). Faster on long documents; the text
+# past the window is stored, returned and BM25-indexed, but does not shape the dense vector.
+CHUNKING_MODES = ("split", "truncate")
+DEFAULT_CHUNKING = "split"
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -60,6 +68,38 @@ def chunk_texts(texts: Sequence[str], tokenizer: Any, max_tokens: int, overlap: 
         [Chunk(i, c.text, c.start + a, c.end + a) for i, c in enumerate(plan)]
         for plan, (a, _) in zip(plans, bounds, strict=True)
     ]
+
+
+def whole_text_chunks(texts: Sequence[str]) -> list[list[Chunk]]:
+    """The ``truncate`` mode's pieces: each text, stripped, as its only chunk (``[]`` when empty)."""
+    result = []
+    for text in texts:
+        start, end = _strip_bounds(text)
+        result.append([Chunk(0, text[start:end], start, end)] if end > start else [])
+    return result
+
+
+def collection_chunking(options: dict[str, Any] | None) -> str:
+    """A collection's chunking mode from its stored options (collections made before the option: split)."""
+    return (options or {}).get("chunking", DEFAULT_CHUNKING)
+
+
+def check_chunking(mode: str) -> str:
+    if mode not in CHUNKING_MODES:
+        raise InvalidInput(f"unknown chunking {mode!r}; choose one of {list(CHUNKING_MODES)}")
+    return mode
+
+
+def require_chunking(name: str, options: dict[str, Any] | None, chunking: str | None) -> None:
+    """Refuse another chunking for an existing collection: its stored chunks and vectors were made with its own."""
+    if chunking is None:
+        return
+    current = collection_chunking(options)
+    if check_chunking(chunking) != current:
+        raise InvalidInput(
+            f"collection {name!r} uses chunking {current!r}, not {chunking!r}; "
+            "chunking is set when a collection is created"
+        )
 
 
 def _token_budget(tokenizer: Any, max_tokens: int, overlap: int) -> int:

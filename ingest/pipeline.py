@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import DimensionMismatch, InvalidInput
 from ingest.chunking import Chunk as TextChunk
-from ingest.chunking import chunk_texts
+from ingest.chunking import chunk_texts, whole_text_chunks
 from ingest.embedders import Embedder
 from ingest.readers import RowError, SourceDocument
 from store import repositories as repo
@@ -149,13 +149,18 @@ def classify(session: Session, collection: Collection, batch: list[PreparedDocum
             item.status = "unchanged"
 
 
-def chunk_documents(batch: list[PreparedDocument], tokenizer: Any, max_tokens: int, overlap: int) -> None:
-    """Chunk every new or changed document of the batch (one tokenizer call for the whole batch)."""
+def chunk_documents(
+    batch: list[PreparedDocument], tokenizer: Any, max_tokens: int, overlap: int, mode: str = "split"
+) -> None:
+    """Chunk every new or changed document of the batch (one tokenizer call for the whole batch).
+
+    ``mode`` is the collection's chunking (ingest/chunking.py): ``split`` or ``truncate`` (whole text).
+    """
     pending = [item for item in batch if item.status in ("added", "updated")]
     to_chunk = [item for item in pending if item.vector is None]
-    for item, chunks in zip(
-        to_chunk, chunk_texts([i.source.text for i in to_chunk], tokenizer, max_tokens, overlap), strict=True
-    ):
+    texts = [i.source.text for i in to_chunk]
+    pieces = whole_text_chunks(texts) if mode == "truncate" else chunk_texts(texts, tokenizer, max_tokens, overlap)
+    for item, chunks in zip(to_chunk, pieces, strict=True):
         item.chunks = chunks
     for item in pending:
         if item.vector is not None:

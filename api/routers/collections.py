@@ -20,6 +20,7 @@ def create_collection(body: CollectionCreate, engine: EngineDep) -> CollectionOu
         index_kind=body.index_kind,
         index_params=body.index_params,
         modality=body.modality,
+        chunking=body.chunking,
     )
     return CollectionOut(**asdict(info))
 
