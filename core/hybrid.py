@@ -2,7 +2,8 @@
 
 Each signal retrieves its top ``depth`` chunks (filters applied inside both indexes); then every candidate
 of the union is scored by *both* signals, so fusion never has to guess a missing score: BM25 scores come
-from the full score vector, dense scores from the stored vectors. With ``group_by_document`` each
+from the full score vector; dense scores come from the index for the chunks it found and from the
+stored vectors for the rest (all of them with ``diversity``, which needs them). With ``group_by_document`` each
 document takes its best chunk per signal. The fused ranking is optionally diversified with MMR.
 """
 
@@ -72,7 +73,7 @@ def run_multi(
     rrf_k = settings.rrf_k if request.rrf_k is None else request.rrf_k
     depth = max(settings.fusion_depth, request.k * 4)
     vector = query_vector(engine, collection, request) if mode != "lexical" else None
-    found = _candidates(engine, collection, request.query, vector, mode, depth, allowed)
+    found = _candidates(engine, collection, request, vector, mode, depth, allowed)
     signals = _group(found, request.group_by_document)
     if mode == "hybrid":
         fused = fusion.fuse(signals["dense"], signals["lexical"], method, weight, rrf_k, normalise)
@@ -87,7 +88,8 @@ def run_multi(
     return SearchResult(hits=hits, mode=label, total_candidates=len(fused))
 
 
-def _candidates(engine, collection, query, vector, mode, depth, allowed) -> Candidates:  # noqa: ANN001
+def _candidates(engine, collection, request, vector, mode, depth, allowed) -> Candidates:  # noqa: ANN001
+    query = request.query
     signals: dict[str, dict[int, float]] = {}
     lexical_all: tuple[np.ndarray, np.ndarray] | None = None
     if vector is not None:
@@ -100,18 +102,30 @@ def _candidates(engine, collection, query, vector, mode, depth, allowed) -> Cand
         ids, scores = top_k(*lexical_all, depth, allowed)
         signals["lexical"] = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
     union = sorted(set().union(*signals.values()))
-    vectors: dict[int, np.ndarray] = {}
     rows = engine.chunk_hits(union)
-    with engine.sessions() as session:
-        if vector is not None:
-            for ids, matrix in repo.iter_vectors(session, collection.id, collection.embedder_dim, ids=union):
-                vectors.update(zip(ids.tolist(), matrix, strict=True))
-    if "dense" in signals:
-        signals["dense"] = {i: float(vectors[i] @ vector) for i in union if i in vectors}
+    vectors: dict[int, np.ndarray] = {}
+    if vector is not None:
+        # The index already scored what it found (the exact inner product); read the others' vectors.
+        found_dense = signals["dense"]
+        wanted = union if request.diversity else [i for i in union if i not in found_dense]
+        vectors = _stored_vectors(engine, collection, wanted)
+        dense = {i: score for i, score in found_dense.items() if i in rows}
+        dense.update((i, float(v @ vector)) for i, v in vectors.items() if i not in found_dense)
+        signals["dense"] = dense
     if "lexical" in signals and lexical_all is not None:
         lexical = lookup(*lexical_all, union)
         signals["lexical"] = {i: score for i, score in lexical.items() if score > 0}  # no term matched: not found
     return Candidates(signals, rows, vectors)
+
+
+def _stored_vectors(engine: Engine, collection: Collection, ids: list[int]) -> dict[int, np.ndarray]:
+    if not ids:
+        return {}
+    vectors: dict[int, np.ndarray] = {}
+    with engine.sessions() as session:
+        for found, matrix in repo.iter_vectors(session, collection.id, collection.embedder_dim, ids=ids):
+            vectors.update(zip(found.tolist(), matrix, strict=True))
+    return vectors
 
 
 def _group(found: Candidates, by_document: bool) -> dict[str, dict[int, float]]:

@@ -149,3 +149,22 @@ def test_api_modes_explain_and_errors(filled) -> None:  # noqa: ANN001
             response = client.post("/v1/collections/c/search", json=bad)
             assert response.status_code == 422, response.text
             assert "error" in response.json()
+
+
+def test_a_candidate_only_bm25_found_gets_its_exact_dense_score(tmp_path, embedders) -> None:  # noqa: ANN001
+    from core.settings import Settings
+
+    # depth = max(fusion_depth, 4k) = 8 < 19 documents, so the dense index does not return every chunk
+    settings = Settings(data_dir=tmp_path / "d", _env_file=None, fusion_depth=1)
+    engine = make_engine(settings, embedders)
+    fillers = {f"f{i}": f"Note {i}: my computer refuses to start after the update." for i in range(12)}
+    engine.create_collection("c")
+    engine.ingest("c", docs(TEXTS | fillers))
+    assert "code" not in ids(engine, k=8, mode="dense")  # not among the dense candidates
+    hits = engine.search("c", SearchRequest(query=QUERY, k=2, explain=True, weight=0.2)).hits
+    code = next(h for h in hits if h.id == "code")
+    embedder = engine.embedders.get(engine.collection_info("c").model)
+    exact = float(embedder.embed_query(QUERY) @ embedder.embed_query(TEXTS["code"]))
+    assert code.explain["dense"]["score"] == pytest.approx(exact, abs=1e-5)
+    assert code.explain["dense"]["rank"] > 8 and code.explain["lexical"]["rank"] == 1
+    engine.close()
