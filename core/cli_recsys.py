@@ -14,7 +14,7 @@ from core.cli_common import console, err_console, fail, json_option, open_engine
 from core.cli_eval import eval_app
 
 Opt = typer.Option
-EVAL_MODELS = ["popularity", "als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "blend"]
+EVAL_MODELS = ["popularity", "als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "infae", "blend"]
 
 
 def ingest_interactions(
@@ -53,7 +53,9 @@ def ingest_interactions(
 
 def train(
     collection: Annotated[str, Opt("--collection", "-c")],
-    model: Annotated[str, Opt(help="als | bpr | ease | popularity | rp3beta | gfcf | seqknn | blend")] = "ease",
+    model: Annotated[
+        str, Opt(help="blend (best measured) | als | bpr | ease | popularity | rp3beta | gfcf | seqknn | infae")
+    ] = "blend",
     params: Annotated[str | None, Opt(help="model parameters as JSON, e.g. '{\"lambda\": 500}'")] = None,
     test_fraction: Annotated[float, Opt(help="held-out share per user for the reported metrics")] = 0.25,
     seed: Annotated[int, Opt(help="split seed")] = 42,

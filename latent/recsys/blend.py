@@ -31,7 +31,7 @@ def znorm(scores: np.ndarray) -> np.ndarray:
 
 class BlendRecommender(Recommender):
     """Weighted sum of per-user z-normalised component scores (default, picked on validation splits:
-    ALS 0.6 + GF-CF 0.3 + time-ordered co-occurrence 0.2, see docs/RECOMMENDATIONS.md)."""
+    ALS 0.6 + GF-CF 0.3 + time-ordered co-occurrence 0.2 + ∞-AE 0.2, see docs/RECOMMENDATIONS.md)."""
 
     name: ClassVar[str] = "blend"
     DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -39,8 +39,9 @@ class BlendRecommender(Recommender):
             "als": {"factors": 128, "regularization": 50.0, "alpha": 10.0, "iterations": 15, "weighting": "binary"},
             "gfcf": {"factors": 32, "ideal_weight": 1.0},
             "seqknn": {"window": 20, "decay": 5.0, "normalization": 0.5},
+            "infae": {"regularization": 2.0},
         },
-        "weights": {"als": 0.6, "gfcf": 0.3, "seqknn": 0.2},
+        "weights": {"als": 0.6, "gfcf": 0.3, "seqknn": 0.2, "infae": 0.2},
         "weighting": "value",
     }
 

@@ -87,3 +87,22 @@ def test_znorm_rows() -> None:
 def test_blend_rejects_bad_parameters(params: dict, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         create_model("blend", params)
+
+
+def test_default_blend_with_all_its_components_recommends_saves_and_explains(tmp_path) -> None:  # noqa: ANN001
+    from latent.recsys.base import csr_row
+    from latent.recsys.registry import load_model
+    from tests.recsys.blocks import ITEMS_PER_BLOCK, block_timestamps
+
+    matrix = block_matrix()
+    blend = create_model("blend").fit(matrix, block_timestamps(matrix))
+    assert set(blend.params["weights"]) == {"als", "gfcf", "seqknn", "infae"}
+    row = csr_row(np.array([0, 1, 2]), np.ones(3), blend.n_items)  # a cold user of block 0
+    ids, _ = blend.recommend(blend.foldin_scores(row)[0], 3, exclude=np.array([0, 1, 2]))
+    assert all(i < ITEMS_PER_BLOCK for i in ids)  # the rest of its own block
+    blend.save(tmp_path / "b")
+    loaded = load_model(tmp_path / "b")
+    users = np.arange(blend.n_users)
+    np.testing.assert_array_equal(blend.user_scores(users), loaded.user_scores(users))
+    reasons = loaded.explain(row, int(ids[0]))
+    assert reasons and {item for item, _ in reasons} <= {0, 1, 2}

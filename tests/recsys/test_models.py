@@ -21,12 +21,13 @@ FAST = {
     "rp3beta": {"top_k": 20},
     "gfcf": {"factors": 3, "ideal_weight": 0.5},
     "seqknn": {"window": 3, "decay": 2.0},
+    "infae": {"regularization": 1.0},
 }
 FAST["blend"] = {
     "models": {"als": FAST["als"], "rp3beta": FAST["rp3beta"], "seqknn": FAST["seqknn"]},
     "weights": {"als": 0.6, "rp3beta": 0.4, "seqknn": 0.2},
 }
-PERSONAL = ["als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "blend"]
+PERSONAL = ["als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "infae", "blend"]
 
 
 @pytest.fixture(scope="module")
