@@ -3,8 +3,9 @@
 Each signal retrieves its top ``depth`` chunks (filters applied inside both indexes); then every candidate
 of the union is scored by *both* signals, so fusion never has to guess a missing score: BM25 scores come
 from the full score vector; dense scores come from the index for the chunks it found and from the
-stored vectors for the rest (all of them with ``diversity``, which needs them). With ``group_by_document`` each
-document takes its best chunk per signal. The fused ranking is optionally diversified with MMR.
+stored vectors for the rest (all of them with ``diversity``, which needs them). With
+``group_by_document`` each document takes its best chunk per signal. The fused ranking is optionally
+diversified with MMR.
 """
 
 from __future__ import annotations

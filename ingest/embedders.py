@@ -100,11 +100,12 @@ class SentenceTransformerEmbedder:
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        order = self._token_length_order(texts)
-        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
-        with self._lock:  # torch on 2 cores: serialise rather than oversubscribe
-            for batch in batches:
+        # torch on 2 cores: serialise rather than oversubscribe. The tokenizer call is inside too: a fast
+        # tokenizer asked to truncate changes its own state, which is not safe across threads.
+        with self._lock:
+            order = self._token_length_order(texts)
+            for batch in (order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)):
                 vectors[batch] = self._model.encode(
                     [texts[i] for i in batch],
                     batch_size=self.batch_size,

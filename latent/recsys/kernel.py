@@ -24,6 +24,8 @@ import scipy.sparse as sp
 from core.errors import InvalidInput
 from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
 
+_DENSE_ROWS = 64  # up to this many rows per kernel call, densify them (see InfiniteAeRecommender._kernel)
+
 
 def ntk(
     dots: np.ndarray, left_sq: np.ndarray, right_sq: np.ndarray, dim: int, w_std: float, b_std: float
@@ -72,7 +74,10 @@ class InfiniteAeRecommender(Recommender):
         self.dual = np.ascontiguousarray(np.linalg.solve(kernel, targets), dtype=np.float32)
 
     def _kernel(self, rows: sp.csr_matrix) -> np.ndarray:
-        dots = (self.support @ rows.T.toarray()).T  # sparse @ dense: 10x faster than sparse @ sparse here
+        if rows.shape[0] <= _DENSE_ROWS:  # a request: sparse @ dense is ~10x faster than sparse @ sparse
+            dots = (self.support @ rows.T.toarray()).T
+        else:  # fitting (rows = the support): a dense n_items x s copy would not fit large catalogues
+            dots = (rows @ self.support.T).toarray()
         w_std, b_std = float(self.params["w_std"]), float(self.params["b_std"])
         return ntk(dots, squared_norms(rows), self.support_sq, self.n_items, w_std, b_std)
 
