@@ -55,7 +55,11 @@ class ClipEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._text.encode_lock:
             vectors = self._text.model.encode(
-                images, batch_size=self._text.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                images,
+                batch_size=self._text.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

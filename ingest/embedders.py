@@ -111,6 +111,7 @@ class SentenceTransformerEmbedder:
                     batch_size=self.batch_size,
                     normalize_embeddings=True,
                     convert_to_numpy=True,
+                    show_progress_bar=False,  # the CLI shows its own; the server logs JSON lines
                 )
         return vectors
 
