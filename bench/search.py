@@ -27,7 +27,7 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-System = tuple[Callable, list, Callable | None]  # (one query -> ids, the queries, ids -> truth's labels)
+System = tuple[Callable, list, Callable | None]  # (one query -> ids, the queries, one result -> truth's labels)
 
 
 def load(data: Path, limit: int | None) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
@@ -46,14 +46,11 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth, strict=True)]))
 
 
-def timed(fn, queries) -> tuple[float, np.ndarray]:  # noqa: ANN001
+def timed(fn, queries) -> tuple[float, list]:  # noqa: ANN001
     fn(queries[0])  # warm
-    results = []
     start = time.perf_counter()
-    for q in queries:
-        results.append(fn(q))
-    elapsed = time.perf_counter() - start
-    return len(queries) / elapsed, np.array(results, dtype=object if isinstance(results[0], list) else None)
+    results = [fn(q) for q in queries]
+    return len(queries) / (time.perf_counter() - start), results
 
 
 def main() -> None:
@@ -100,14 +97,14 @@ def main() -> None:
 
 def run_rounds(systems: dict[str, System], truth: np.ndarray, rounds: int) -> dict[str, dict]:
     qps: dict[str, list[float]] = {name: [] for name in systems}
-    found: dict[str, np.ndarray] = {}
+    found: dict[str, list] = {}
     for _ in range(rounds):
         for name, (fn, queries, _) in systems.items():
             rate, found[name] = timed(fn, queries)
             qps[name].append(rate)
     rows = {}
     for name, (_, _, to_truth) in systems.items():
-        score = None if to_truth is None else recall(to_truth(found[name]), truth)
+        score = None if to_truth is None else recall([to_truth(r) for r in found[name]], truth)
         rows[name] = {"qps": statistics.median(qps[name]), "qps_rounds": qps[name], "recall@10": score}
     return rows
 
@@ -135,8 +132,8 @@ def raw_systems(base: np.ndarray, queries: np.ndarray, query_texts: list[str], a
         raw.knn_query(model.encode([q], normalize_embeddings=True, convert_to_numpy=True), k=10)
 
     return {
-        "raw hnswlib": (lambda q: raw.knn_query(q, k=10)[0][0], list(queries), lambda f: f - 1),
-        "raw faiss HNSW": (lambda q: fx.search(q[None, :], 10)[1][0], list(queries), lambda f: f),
+        "raw hnswlib": (lambda q: raw.knn_query(q, k=10)[0][0], list(queries), lambda ids: ids - 1),
+        "raw faiss HNSW": (lambda q: fx.search(q[None, :], 10)[1][0], list(queries), lambda ids: ids),
         "raw encode + hnswlib (text)": (raw_text, query_texts, None),
     }
 
@@ -169,12 +166,16 @@ def build_engine(texts, base, queries, query_texts, args) -> tuple[list, dict[st
     def text(mode: str | None) -> Callable:  # None: the default for text queries (hybrid BM25 + dense)
         return lambda q: engine.search("bench", SearchRequest(query=q, k=10, mode=mode))
 
-    as_rows = np.vectorize(lambda x: label_to_row.get(int(x), -1))
-    to_list = lambda f: np.array([list(r) for r in f])  # noqa: E731
+    def as_rows(labels: np.ndarray) -> list[int]:
+        return [label_to_row.get(int(label), -1) for label in labels]
+
+    def same(ids: list[int]) -> list[int]:
+        return ids
+
     return [engine, uncached], {
         "engine VectorIndex (hnswlib)": (lambda q: index.search(q, 10)[0][0], list(queries), as_rows),
-        "engine.search(vector), rows from SQL": (search_with(uncached), list(queries), to_list),
-        "engine.search(vector), rows cached": (search_with(engine), list(queries), to_list),
+        "engine.search(vector), rows from SQL": (search_with(uncached), list(queries), same),
+        "engine.search(vector), rows cached": (search_with(engine), list(queries), same),
         "engine text search, dense": (text("dense"), query_texts, None),
         "engine text search, default hybrid": (text(None), query_texts, None),
     }

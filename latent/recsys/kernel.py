@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import InvalidInput
-from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays
+from latent.recsys.base import Recommender, csr_arrays, csr_from_arrays, csr_row
 
 _DENSE_ROWS = 64  # up to this many rows per kernel call, densify them (see InfiniteAeRecommender._kernel)
 
@@ -66,12 +66,17 @@ class InfiniteAeRecommender(Recommender):
         active = np.flatnonzero(np.diff(weighted.indptr) > 0)
         if len(active) > limit:  # a fixed sample keeps the solve O(limit³) on large collections
             active = np.sort(np.random.default_rng(int(self.params["seed"])).choice(active, limit, replace=False))
-        self.support = weighted[active].tocsr()
-        self.support_sq = squared_norms(self.support)
+        self._set_support(active)
         kernel = self._kernel(self.support)
         kernel[np.diag_indices_from(kernel)] += reg * float(np.mean(np.diag(kernel)))
         targets = self.support.toarray().astype(np.float64)
         self.dual = np.ascontiguousarray(np.linalg.solve(kernel, targets), dtype=np.float32)
+
+    def _set_support(self, users: np.ndarray) -> None:
+        """The support is a subset of the training rows: kept (and saved) as their indices."""
+        self.support_users = users.astype(np.int64)
+        self.support = self.user_rows[self.support_users].tocsr()
+        self.support_sq = squared_norms(self.support)
 
     def _kernel(self, rows: sp.csr_matrix) -> np.ndarray:
         if rows.shape[0] <= _DENSE_ROWS:  # a request: sparse @ dense is ~10x faster than sparse @ sparse
@@ -92,8 +97,7 @@ class InfiniteAeRecommender(Recommender):
 
     def _similar_scores(self, item: int) -> np.ndarray:
         """The scores of a user who has only ``item``: what the model predicts alongside it."""
-        row = sp.csr_matrix((np.ones(1, np.float32), ([0], [item])), shape=(1, self.n_items))
-        return self._scores(row)[0]
+        return self._scores(csr_row(np.array([item]), np.ones(1), self.n_items))[0]
 
     def _contributions(self, weighted_row: sp.csr_matrix, item: int) -> np.ndarray:
         """Leave-one-out: how much ``item``'s score drops without each past item (the kernel is nonlinear,
@@ -109,10 +113,9 @@ class InfiniteAeRecommender(Recommender):
         return full[0] - self._kernel(copies) @ column
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        return {"dual": self.dual, **csr_arrays(self.support, "support"), **csr_arrays(self.user_rows, "rows")}
+        return {"dual": self.dual, "support_users": self.support_users, **csr_arrays(self.user_rows, "rows")}
 
     def _restore(self, arrays: dict[str, np.ndarray]) -> None:
         self.dual = np.ascontiguousarray(arrays["dual"], dtype=np.float32)
-        self.support = csr_from_arrays(arrays, "support", (self.dual.shape[0], self.n_items))
-        self.support_sq = squared_norms(self.support)
         self.user_rows = csr_from_arrays(arrays, "rows", (self.n_users, self.n_items))
+        self._set_support(arrays["support_users"])
