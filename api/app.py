@@ -13,8 +13,8 @@ from api.limits import BodySizeLimit
 from api.metrics import attach_engine, install_metrics
 from api.request_log import RequestLog
 from api.routers import admin, collections, documents, health, images, latent, recommendations, search, web
-from core.engine import Engine
 from core.settings import Settings, get_settings
+from services.engine import Engine
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import LatentspaceError, Unauthorized
-from core.keys import KeyStore, authorize
+from services.keys import KeyStore, authorize
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POST routes that only read: searches and recommendations computed from the request body (nothing stored).

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from core.engine import Engine
+from services.engine import Engine
 
 
 def get_engine(request: Request) -> Engine:

@@ -38,9 +38,9 @@ def main() -> None:
     parser.add_argument("--cli", action="store_true", help="also time the real CLI in a subprocess")
     args = parser.parse_args()
 
-    from core.engine import Engine
     from core.settings import Settings
     from ingest.readers import TableOptions, read_path
+    from services.engine import Engine
     from store.migrate import upgrade
 
     docs = [d for d in read_path(args.corpus, TableOptions()) if hasattr(d, "text")]
@@ -88,7 +88,7 @@ def main() -> None:
         env = dict(os.environ, LATENTSPACE_DATA_DIR=str(tmp / "cli"))
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "core.cli", "ingest", str(args.corpus), "-c", "cli", "--chunking", args.chunking],
+            [sys.executable, "-m", "cli.main", "ingest", str(args.corpus), "-c", "cli", "--chunking", args.chunking],
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,

@@ -42,9 +42,9 @@ def percentiles(samples: list[float]) -> dict[str, Any]:
 
 def prepare(data: Path, model: str) -> tuple[Any, dict[str, Any], list[str]]:
     """Engine on the temp data dir (from the environment), interactions ingested, model trained."""
-    from core.cli_common import open_engine
-    from latent.recsys.readers import Columns, read_interactions
-    from latent.recsys.training import ingest_interactions, train
+    from cli.common import open_engine
+    from ingest.readers.interactions import Columns, read_interactions
+    from services.recommendations.training import ingest_interactions, train
 
     engine = open_engine()
     engine.create_collection(COLLECTION, exist_ok=True)
@@ -66,7 +66,7 @@ def prepare(data: Path, model: str) -> tuple[Any, dict[str, Any], list[str]]:
 
 
 def in_process(engine: Any, users: list[str], k: int) -> dict[str, Any]:
-    from latent.recsys.service import Query, RecommendationService
+    from services.recommendations.serving import Query, RecommendationService
 
     service = RecommendationService(engine)
     service.for_user(COLLECTION, users[0], Query(k=k))  # loads the model once, as the first request would
@@ -100,7 +100,7 @@ def free_port() -> int:
 
 def over_http(env: dict[str, str], users: list[str], k: int, seconds: float) -> dict[str, Any]:
     port = free_port()
-    command = [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:

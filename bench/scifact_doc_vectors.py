@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("sentences_dir", type=Path)
     parser.add_argument("--collection", default="scifact")
     args = parser.parse_args()
-    from core.cli_common import open_engine
+    from cli.common import open_engine
     from ingest.readers import SourceDocument
 
     corpus = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]

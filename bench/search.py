@@ -139,10 +139,10 @@ def raw_systems(base: np.ndarray, queries: np.ndarray, query_texts: list[str], a
 
 
 def build_engine(texts, base, queries, query_texts, args) -> tuple[list, dict[str, System]]:  # noqa: ANN001
-    from core.engine import Engine
-    from core.search import SearchRequest
     from core.settings import Settings
     from ingest.readers import SourceDocument
+    from services.engine import Engine
+    from services.search.dispatch import SearchRequest
     from store.migrate import upgrade
 
     tmp = Path(tempfile.mkdtemp(prefix="ls-bench-"))

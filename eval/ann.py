@@ -10,7 +10,7 @@ from core.errors import InvalidInput
 from store import repositories as repo
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 
 def exact_top_k(matrix: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int) -> list[set[int]]:

@@ -17,8 +17,8 @@ from core.errors import InvalidInput
 from eval.metrics import DEFAULT_METRICS, evaluate, percentiles
 
 if TYPE_CHECKING:
-    from core.engine import Engine
-    from core.search import SearchRequest
+    from services.engine import Engine
+    from services.search.dispatch import SearchRequest
 
 
 @dataclass

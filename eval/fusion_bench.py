@@ -5,7 +5,7 @@
 A *proxy* for the product path, cheap enough to sweep: the dense signal is the best-matching sentence of
 each abstract (MaxP over precomputed all-MiniLM-L6-v2 sentence vectors, titles not embedded), the lexical
 signal is :class:`index.lexical.Bm25Index` over title + text (with ``--chunked``: over the chunks ingest
-stores, each document scored by its best chunk, as the product does), and fusion is :mod:`core.fusion` with the
+stores, each document scored by its best chunk, as the product does), and fusion is :mod:`index.fusion` with the
 same candidate rule as core/hybrid.py (top ``depth`` per signal, both signals scored on the union).
 Settings are chosen on ``train`` and reported on ``test``.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import fusion
 from eval.beir import BeirDataset, load_beir
 from eval.lexical_bench import product_chunks, read_corpus
 from eval.metrics import evaluate
+from index import fusion
 from index.lexical import Bm25Index
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")

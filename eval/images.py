@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import InvalidInput
-from core.images import image_files, ingest_images, search_by_image, stored_vector
 from ingest.clip import require_image_tower
 from ingest.images import decode_image, read_image_file
+from services.images import image_files, ingest_images, search_by_image, stored_vector
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 PROMPT = "a photo of a {label}"
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from core.errors import InvalidInput
+from ingest.readers.interactions import Columns, Interaction, read_interactions
 from latent.recsys.evaluate import fit_and_evaluate
 from latent.recsys.matrix import build_matrix, build_timestamps, index_ids, split_per_user
-from latent.recsys.readers import Columns, Interaction, read_interactions
 from latent.recsys.registry import MODELS
 
 

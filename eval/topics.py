@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latent.documents import DocumentMatrix, load_documents
-from latent.topics.service import TopicParams, fit_documents
 from latent.topics.terms import tokenize
+from services.topics import TopicParams, fit_documents
 from store import repositories as repo
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 
 @dataclass

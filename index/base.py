@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 
 from core.errors import DimensionMismatch, IndexCorrupt, InvalidInput, LatentspaceError, UnknownIndexKind
-from index.manifest import read_manifest, write_index_dir
+from core.saveddir import read_manifest, write_index_dir
 
 __all__ = [
     "BaseIndex",

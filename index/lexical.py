@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import IndexCorrupt, InvalidInput
-from index.manifest import read_manifest, write_index_dir
+from core.saveddir import read_manifest, write_index_dir
 
 FORMAT = "latentspace-bm25/1"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import IndexCorrupt, UnknownIndexKind
+from core.saveddir import read_manifest
 from index.base import BaseIndex, VectorIndex
 from index.exact import ExactIndex
 from index.faiss_hnsw import FaissHnswIndex
 from index.faiss_ivf import FaissIvfIndex
 from index.hnsw import HnswlibIndex
-from index.manifest import read_manifest
 
 __all__ = ["DEFAULT_EXACT_THRESHOLD", "INDEX_KINDS", "create_index", "default_kind", "load_index"]
 

@@ -22,7 +22,7 @@ from latent.storage import latent_root, read_meta, write_atomically
 from store import repositories as repo
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 METHODS = ("pca", "autoencoder")
 

@@ -26,7 +26,7 @@ from store.models import Collection, Document
 from store.models_topics import MapModel, MapPoint
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 METHODS = ("pca", "umap")
 KNN = 10
@@ -155,7 +155,7 @@ def place_documents(engine: Engine, collection: Collection, document_ids: list[i
 
 def map_points(engine: Engine, name: str, sample: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Points (id, x, y, topic, label) of the active map; ``sample`` draws that many at random (seeded)."""
-    from latent.topics.service import active_model, document_topics
+    from services.topics import active_model, document_topics
 
     with engine.sessions() as session:
         collection = repo.get_collection(session, name)

@@ -77,7 +77,7 @@ def sqlite_settings(tmp_path: Path):
 
 
 def make_engine(settings, embedders):  # noqa: ANN001, ANN201
-    from core.engine import Engine
+    from services.engine import Engine
     from store.migrate import upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -106,8 +106,8 @@ def env(tmp_path: Path, monkeypatch, embedders):  # noqa: ANN001, ANN201
     monkeypatch.setenv("LATENTSPACE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("LATENTSPACE_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
-    import core.engine
+    import services.engine
 
-    original = core.engine.Engine.__init__
-    monkeypatch.setattr(core.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, embedders))
+    original = services.engine.Engine.__init__
+    monkeypatch.setattr(services.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, embedders))
     return tmp_path

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import EngineDep
-from core.snapshots import create_snapshot, list_snapshots, resolve_snapshot, restore_snapshot
+from services.snapshots import create_snapshot, list_snapshots, resolve_snapshot, restore_snapshot
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -14,8 +14,8 @@ from api.deps import EngineDep
 from api.params import json_object
 from api.schemas import HitOut, IngestOut, SearchOut
 from core.errors import InvalidInput, PayloadTooLarge, UnreadableFile
-from core.images import ImageInput, ingest_images, search_by_image, thumbnail_for
 from ingest.images import hash_bytes
+from services.images import ImageInput, ingest_images, search_by_image, thumbnail_for
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["images"])
 

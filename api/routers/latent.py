@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from api.deps import EngineDep
 from latent import compression, maps
-from latent.topics import service as topics
+from services import topics
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["latent"])
 

@@ -11,10 +11,10 @@ from pydantic import BaseModel, Field
 from api.deps import EngineDep
 from api.params import json_object
 from core.errors import InvalidFilter, PayloadTooLarge
-from latent.recsys.readers import Interaction
-from latent.recsys.service import Query as RecQuery
-from latent.recsys.service import RecommendationService
-from latent.recsys.training import ingest_interactions
+from ingest.readers.interactions import Interaction
+from services.recommendations.serving import Query as RecQuery
+from services.recommendations.serving import RecommendationService
+from services.recommendations.training import ingest_interactions
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["recommendations"])
 

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import IndexCorrupt, InvalidInput
-from index.manifest import read_manifest, write_index_dir
+from core.saveddir import read_manifest, write_index_dir
 from latent.recsys.matrix import Weighting, same_pattern
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from eval.recsys_metrics import ranking_report
 from latent.recsys.base import Recommender
 from latent.recsys.matrix import split_per_user
+from latent.recsys.metrics import ranking_report
 from latent.recsys.registry import create_model
 
 _BATCH = 256

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import IndexCorrupt, InvalidInput
-from index.manifest import read_manifest
+from core.saveddir import read_manifest
 from latent.recsys.base import Recommender
 from latent.recsys.blend import BlendRecommender
 from latent.recsys.factors import AlsRecommender, BprRecommender

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from core.cli import app as cli_app
+from cli.main import app as cli_app
 from core.errors import InvalidInput
-from core.search import SearchRequest
 from ingest.chunking import whole_text_chunks
 from ingest.readers import SourceDocument
+from services.search.dispatch import SearchRequest
 
 # ~700 tokens: far past MiniLM's 256-token window. Only the last paragraph names the rare word.
 HEAD = " ".join(f"Glaciers carve valley number {i} into the granite of the northern range." for i in range(40))

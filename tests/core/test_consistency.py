@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from core.errors import LatentspaceError
-from core.search import SearchRequest
 from ingest import pipeline
 from ingest.readers import SourceDocument
+from services.search.dispatch import SearchRequest
 from store import repositories as repo
 from tests.conftest import make_engine
 

@@ -14,8 +14,8 @@ from core.errors import (
     InvalidFilter,
     InvalidInput,
 )
-from core.search import SearchRequest
 from ingest.readers import SourceDocument
+from services.search.dispatch import SearchRequest
 
 CORPUS = {
     "vaccine": "Vaccines train the immune system to recognise a virus before an infection happens.",

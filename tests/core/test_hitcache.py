@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.hitcache import HitCache
-from core.search import SearchRequest
 from core.writelock import WriteGeneration, WriteLock
 from ingest.readers import SourceDocument
+from services.hitcache import HitCache
+from services.search.dispatch import SearchRequest
 from tests.conftest import make_engine
 
 DIM = 384

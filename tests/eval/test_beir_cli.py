@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from core.cli import app
+from cli.main import app
 
 runner = CliRunner()
 CORPUS = [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from cli.main import app
 from tests.images.conftest import picture
 
 runner = CliRunner()
@@ -21,10 +21,10 @@ def env(tmp_path: Path, monkeypatch, clip_path: str, clip_embedders):  # noqa: A
     monkeypatch.setenv("LATENTSPACE_IMAGE_MODEL", clip_path)
     monkeypatch.delenv("LATENTSPACE_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
-    import core.engine
+    import services.engine
 
-    original = core.engine.Engine.__init__
-    monkeypatch.setattr(core.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, clip_embedders))
+    original = services.engine.Engine.__init__
+    monkeypatch.setattr(services.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, clip_embedders))
     return tmp_path
 
 

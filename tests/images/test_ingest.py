@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInput, ModelUnavailable, NotFound
-from core.images import (
+from services.images import (
     ImageInput,
     image_files,
     ingest_images,
     search_by_image,
     thumbnail_for,
 )
-from core.search import SearchRequest
+from services.search.dispatch import SearchRequest
 from tests.images.conftest import picture
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from latent.compression import fit_collection
 from latent.maps import fit_map
-from latent.topics.service import TopicParams, fit_topics
+from services.topics import TopicParams, fit_topics
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from core.cli import app
+from cli.main import app
 from eval.topics import evaluate_documents, npmi_coherence, topic_diversity
 from latent.documents import DocumentMatrix
-from latent.topics.service import TopicParams
+from services.topics import TopicParams
 from tests.latent.planted import planted_corpus
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidFilter, InvalidInput, ModelNotFitted
-from core.search import SearchRequest
 from ingest.readers import SourceDocument
 from latent.documents import load_documents
 from latent.storage import read_meta
 from latent.topics.cluster import fit_clusters
 from latent.topics.lda import LdaTopics, fit_lda
-from latent.topics.service import TopicParams, fit_topics, list_topics, topic_documents
 from latent.topics.terms import class_tfidf
+from services.search.dispatch import SearchRequest
+from services.topics import TopicParams, fit_topics, list_topics, topic_documents
 from store import repositories as repo
 from tests.latent.conftest import purity
 from tests.latent.planted import VOCABULARIES, planted_corpus

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from core.engine import Engine
 from core.settings import Settings
 from ingest.embedders import resolve_model_path
 from ingest.readers import SourceDocument
+from services.engine import Engine
 from tests.ops.conftest import DIM, unit_vectors
 
 MODEL = "all-MiniLM-L6-v2"

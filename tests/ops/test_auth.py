@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from api.auth import required_scope
-from core.keys import KeyStore
+from services.keys import KeyStore
 from tests.ops.conftest import vector_docs
 
 
@@ -107,7 +107,7 @@ def test_required_scope(method: str, path: str, scope: str | None) -> None:
 def test_cli_keys_errors(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     from typer.testing import CliRunner
 
-    from core.cli import app
+    from cli.main import app
 
     monkeypatch.setenv("LATENTSPACE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("LATENTSPACE_DATABASE_URL", raising=False)

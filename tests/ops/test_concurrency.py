@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from core.search import SearchRequest
 from ingest.readers import SourceDocument
+from services.search.dispatch import SearchRequest
 from tests.conftest import make_engine
 from tests.ops.conftest import unit_vectors
 

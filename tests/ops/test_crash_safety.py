@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.engine import Engine
-from core.search import SearchRequest
+from services.engine import Engine
+from services.search.dispatch import SearchRequest
 from store import repositories as repo
 from store.migrate import upgrade
 from tests.ops.conftest import unit_vectors

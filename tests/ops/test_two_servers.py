@@ -31,7 +31,7 @@ def _free_port() -> int:
 def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, LATENTSPACE_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1")
     env.pop("LATENTSPACE_DATABASE_URL", None)
-    command = [sys.executable, "-m", "core.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as sink:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(command, cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT)
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from core.cli import app as cli_app
+from cli.main import app as cli_app
 from tests.recsys.blocks import block_matrix
 
 PARAMS = {"factors": 4, "iterations": 15, "regularization": 5.0, "alpha": 10.0, "weighting": "binary"}
@@ -34,7 +34,7 @@ def client(sqlite_engine):  # noqa: ANN001, ANN201
 
 
 def test_api_end_to_end(client, sqlite_engine) -> None:  # noqa: ANN001
-    from latent.recsys.training import train
+    from services.recommendations.training import train
 
     assert client.get("/v1/collections/c/users/u0/recommendations").json()["error"]["code"] == "model_not_fitted"
     added = client.post("/v1/collections/c/interactions", json={"interactions": block_events()}).json()

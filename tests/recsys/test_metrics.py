@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from eval.recsys_metrics import (
+from latent.recsys.metrics import (
     average_precision_at_k,
     coverage,
     ndcg_at_k,

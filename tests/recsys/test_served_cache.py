@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ingest.readers import SourceDocument
-from latent.recsys.readers import Interaction
-from latent.recsys.service import Query, RecommendationService
-from latent.recsys.training import activate_version, ingest_interactions, train
+from ingest.readers.interactions import Interaction
+from services.recommendations.serving import Query, RecommendationService
+from services.recommendations.training import activate_version, ingest_interactions, train
 from tests.conftest import make_engine
 from tests.recsys.blocks import block_matrix
 

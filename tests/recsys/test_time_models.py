@@ -110,8 +110,8 @@ def test_gfcf_rejects_bad_parameters() -> None:
 
 def test_train_passes_stored_timestamps_to_the_model(sqlite_engine) -> None:  # noqa: ANN001
     """``train`` on an ingested collection gives seqknn the stored timestamps (not only the eval script)."""
-    from latent.recsys.readers import Interaction
-    from latent.recsys.training import ingest_interactions, recsys_dir, train
+    from ingest.readers.interactions import Interaction
+    from services.recommendations.training import ingest_interactions, recsys_dir, train
 
     users = np.repeat(np.arange(5), 4)
     items = np.tile(np.arange(4), 5)

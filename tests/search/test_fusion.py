@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import fusion
+from index import fusion
 
 DENSE = {1: 0.9, 2: 0.5, 3: 0.1}
 LEXICAL = {3: 12.0, 4: 6.0}

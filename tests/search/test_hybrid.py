@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInput
-from core.search import SearchRequest
 from ingest.readers import SourceDocument
+from services.search.dispatch import SearchRequest
 from tests.conftest import make_engine
 
 # Relevant to QUERY: "code" (only lexically: the rare token) and "para" (only by meaning: no shared word).
@@ -89,7 +89,7 @@ def test_persists_rebuilds_and_repairs_from_the_database(filled, sqlite_settings
 
 
 def test_per_collection_analysis_options(sqlite_engine) -> None:  # noqa: ANN001
-    from core.lexical import configure_lexical
+    from services.sync.lexical import configure_lexical
 
     sqlite_engine.create_collection("c")
     sqlite_engine.ingest("c", docs({"a": "running shoes", "b": "a long run"}))

@@ -39,7 +39,7 @@ def server(tmp_path_factory, embedders):  # noqa: ANN001, ANN201
     from api.app import create_app
     from core.settings import Settings
     from latent.maps import fit_map
-    from latent.topics.service import TopicParams, fit_topics
+    from services.topics import TopicParams, fit_topics
 
     engine = make_engine(Settings(data_dir=tmp_path_factory.mktemp("web") / "data", _env_file=None), embedders)
     ingest_planted(engine, "web")

@@ -34,7 +34,7 @@ from store import repositories as repo
 from store.models import Base
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 FORMAT = "latentspace-snapshot"
 FORMAT_VERSION = 1

@@ -1,7 +1,7 @@
 """Keeps each collection's vector index loaded, in step with the database, and saved atomically.
 
 The shared behaviour (load on first use, check against the stored chunk ids, repair or rebuild, reload
-after another process's save, writer-only atomic saves) is :class:`~core.derived.DerivedIndexes`; this
+after another process's save, writer-only atomic saves) is :class:`~services.sync.derived.DerivedIndexes`; this
 module adds what is particular to vectors: the backend chosen by collection size, and a rebuild when an
 automatically chosen exact index outgrows its threshold.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.derived import DerivedIndexes
 from core.writelock import WriteLock
 from index.base import VectorIndex
 from index.registry import create_index, default_kind, load_index
+from services.sync.derived import DerivedIndexes
 from store import repositories as repo
 from store.models import Collection
 

@@ -19,12 +19,6 @@ from sqlalchemy.orm import Session
 
 import store.all_models  # noqa: F401  (every feature's tables are known to the session)
 from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
-from core.hitcache import HitCache
-from core.images import ThumbnailListener
-from core.indexes import IndexManager
-from core.lexical import LexicalIndexes
-from core.listeners import WriteListener
-from core.search import SearchRequest, SearchResult, run_search
 from core.settings import Settings
 from core.writelock import WriteGeneration, WriteLock
 from index.registry import INDEX_KINDS
@@ -33,7 +27,13 @@ from ingest.chunking import DEFAULT_CHUNKING, check_chunking, collection_chunkin
 from ingest.clip import load_image_embedder
 from ingest.embedders import Embedder, EmbedderCache
 from ingest.readers import RowError, SourceDocument
-from latent.listener import LatentListener
+from services.hitcache import HitCache
+from services.images import ThumbnailListener
+from services.search.dispatch import SearchRequest, SearchResult, run_search
+from services.sync.latent import LatentListener
+from services.sync.lexical import LexicalIndexes
+from services.sync.listeners import WriteListener
+from services.sync.vectors import IndexManager
 from store import repositories as repo
 from store.models import Collection, Document
 from store.session import create_db_engine, create_session_factory

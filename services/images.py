@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import DocumentNotFound, InvalidInput, LatentspaceError, NotFound, UnreadableFile
-from core.search import SearchRequest, SearchResult
 from ingest import images as imgs
 from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
 from ingest.pipeline import IngestReport, batched
 from ingest.readers import SourceDocument
+from services.search.dispatch import SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 
 if TYPE_CHECKING:
-    from core.engine import CollectionInfo, Engine
+    from services.engine import CollectionInfo, Engine
 
 IMAGE_MODALITIES = frozenset({"image", "multimodal"})
 

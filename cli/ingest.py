@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.cli_common import CHUNKING_HELP, console, err_console, fail, open_engine, run
+from cli.common import CHUNKING_HELP, console, err_console, fail, open_engine, run
 from core.errors import LatentspaceError, UnreadableFile
 
 
@@ -34,7 +34,7 @@ def ingest(
     chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .jsonl .csv/.tsv) and images (.jpg .png .webp .gif .bmp)."""
-    from core.cli_images import ingest_image_files, merge_reports, plan_files
+    from cli.images import ingest_image_files, merge_reports, plan_files
     from ingest.readers import TableOptions
 
     table = TableOptions(

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import InvalidInput
-from core.hybrid import resolve_mode, run_multi
 from ingest.pipeline import normalise
+from services.search.hybrid import resolve_mode, run_multi
 from store import repositories as repo
 from store.models import Collection
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 
 @dataclass

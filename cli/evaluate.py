@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from core.cli_common import console, err_console, fail, open_engine, run
+from cli.common import console, err_console, fail, open_engine, run
 
 eval_app = typer.Typer(help="Evaluate retrieval quality (BEIR, ANN recall, ...).", no_args_is_help=True)
 
@@ -36,9 +36,9 @@ def eval_beir(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Ingest a BEIR dataset through the normal ingest path and report nDCG, recall, MRR, MAP and latency."""
-    from core.search import SearchRequest
     from eval.beir import ingest_corpus, load_beir, run_queries
     from eval.report import runs_table, write_report
+    from services.search.dispatch import SearchRequest
 
     modes = mode or ["dense", "lexical", "hybrid"]
     bad = [m for m in modes if m not in ("dense", "lexical", "hybrid")]
@@ -109,6 +109,6 @@ def eval_ann(
 # Other evaluation commands register themselves on eval_app when their module is imported, one line each,
 # e.g. ``import eval.cli_recsys`` (with ruff's E402/F401 silenced on that line); that module does
 # ``@eval_app.command("recsys")``.
-import core.cli_recsys  # noqa: E402, F401, I001  (registers `eval recsys`)
-import core.cli_latent  # noqa: E402, F401  (registers `eval topics`)
-import core.cli_eval_images  # noqa: E402, F401  (registers `eval images`)
+import cli.recsys  # noqa: E402, F401, I001  (registers `eval recsys`)
+import cli.latent  # noqa: E402, F401  (registers `eval topics`)
+import cli.evaluate_images  # noqa: E402, F401  (registers `eval images`)

@@ -18,7 +18,7 @@ from latent.storage import remove_collection
 from store.models import Collection, Document
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class LatentListener:
     def _assign(self, collection: Collection, document_ids: list[int]) -> None:
         # Imported here: scikit-learn loads only once a collection has fitted models to apply.
         from latent import maps
-        from latent.topics import service as topics
+        from services import topics
 
         topics.assign_documents(self._engine, collection, document_ids)
         maps.place_documents(self._engine, collection, document_ids)

@@ -9,13 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from core.cli_common import CHUNKING_HELP, console, json_option, migrate, open_engine, run
-from core.cli_eval import eval_app
-from core.cli_ingest import ingest
-from core.cli_latent import register as register_latent
-from core.cli_lexical import index_lexical
-from core.cli_ops import keys_app, snapshot_app
-from core.cli_recsys import register as register_recsys
+from cli.common import CHUNKING_HELP, console, json_option, migrate, open_engine, run
+from cli.evaluate import eval_app
+from cli.ingest import ingest
+from cli.latent import register as register_latent
+from cli.lexical import index_lexical
+from cli.ops import keys_app, snapshot_app
+from cli.recsys import register as register_recsys
 from core.settings import get_settings
 
 app = typer.Typer(help="latentspace: embedding search and latent-space models.", no_args_is_help=True)
@@ -107,7 +107,7 @@ def search(
     explain: Annotated[bool, typer.Option("--explain", help="per-signal ranks and scores (with --json)")] = False,
 ) -> None:
     """Search a collection by meaning, by keywords (BM25) or both."""
-    from core.search import SearchRequest
+    from services.search.dispatch import SearchRequest
 
     engine = open_engine()
     request = SearchRequest(

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import CollectionNotFound
-from latent.recsys.readers import Interaction as Event
+from ingest.readers.interactions import Interaction as Event
 from store.filters import compile_filter
 from store.models import Chunk, Collection, Document
 from store.models_recsys import ActiveModel, Interaction, ModelVersion, RecsysItem, RecsysUser

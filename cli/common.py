@@ -35,7 +35,7 @@ def migrate(settings) -> None:  # noqa: ANN001
 
 def open_engine():  # noqa: ANN201
     """Apply migrations, then build the Engine (both cheap when already current)."""
-    from core.engine import Engine
+    from services.engine import Engine
 
     settings = get_settings()
     migrate(settings)

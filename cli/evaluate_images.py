@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from core.cli_common import console, err_console, fail, open_engine, run
-from core.cli_eval import eval_app
+from cli.common import console, err_console, fail, open_engine, run
+from cli.evaluate import eval_app
 
 
 @eval_app.command("images")
@@ -26,8 +26,8 @@ def eval_images(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Ingest a labelled image folder; report throughput, correctness, precision@k and zero-shot accuracy."""
-    from core.images import open_collection
     from eval.images import evaluate_images, load_labels
+    from services.images import open_collection
 
     if not directory.is_dir():
         raise fail(f"no such directory: {directory}")

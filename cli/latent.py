@@ -11,8 +11,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from core.cli_common import console, fail, open_engine, run
-from core.cli_eval import eval_app
+from cli.common import console, fail, open_engine, run
+from cli.evaluate import eval_app
 
 topics_app = typer.Typer(help="Topic models of a collection (LDA, embedding clusters).", no_args_is_help=True)
 map_app = typer.Typer(help="2-D maps of a collection (PCA, UMAP).", no_args_is_help=True)
@@ -37,7 +37,7 @@ def topics_fit(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Fit a topic model on every document and make it the collection's active one."""
-    from latent.topics.service import TopicParams, fit_topics, list_topics
+    from services.topics import TopicParams, fit_topics, list_topics
 
     engine = open_engine()
     params = TopicParams(method, topics, seed, algorithm, outlier_fraction, min_cluster_size)
@@ -49,7 +49,7 @@ def topics_fit(
 @topics_app.command("list")
 def topics_list(collection: CollectionOpt) -> None:
     """Show the active topic model's topics."""
-    from latent.topics.service import list_topics
+    from services.topics import list_topics
 
     _print_topics(run(lambda: list_topics(open_engine(), collection))["topics"])
 
@@ -181,7 +181,7 @@ def eval_topics(
 ) -> None:
     """NPMI coherence and topic diversity of LDA and cluster topics, fitted in memory on the collection."""
     from eval.topics import evaluate_collection
-    from latent.topics.service import TopicParams
+    from services.topics import TopicParams
 
     params = [TopicParams("lda", topics, seed), TopicParams("cluster", topics, seed, algorithm)]
     results = run(lambda: evaluate_collection(open_engine(), collection, params))

@@ -17,14 +17,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.derived import DerivedIndexes
 from index.lexical import Bm25Index, LexicalOptions
 from ingest.pipeline import IndexDelta
+from services.sync.derived import DerivedIndexes
 from store import repositories as repo
 from store.models import Chunk, Collection
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 def lexical_options(collection: Collection) -> LexicalOptions:
     return LexicalOptions.from_dict((collection.options or {}).get("lexical"))

@@ -10,8 +10,8 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from core.cli_common import console, err_console, fail, json_option, open_engine, run
-from core.cli_eval import eval_app
+from cli.common import console, err_console, fail, json_option, open_engine, run
+from cli.evaluate import eval_app
 
 Opt = typer.Option
 EVAL_MODELS = ["popularity", "als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "infae", "blend"]
@@ -29,8 +29,8 @@ def ingest_interactions(
     aggregate: Annotated[str, Opt(help="duplicate (user, item): sum | max | last")] = "sum",
 ) -> None:
     """Ingest a user–item interaction log; bad rows are reported with line numbers and skipped."""
-    from latent.recsys.readers import Columns, detect_format, read_interactions
-    from latent.recsys.training import ingest_interactions as ingest
+    from ingest.readers.interactions import Columns, detect_format, read_interactions
+    from services.recommendations.training import ingest_interactions as ingest
 
     if not file.is_file():
         raise fail(f"no such file: {file}")
@@ -62,7 +62,7 @@ def train(
     activate: Annotated[bool, Opt(help="serve the new version at once")] = True,
 ) -> None:
     """Train a recommender on a collection's interactions, evaluate it on a held-out split, store the version."""
-    from latent.recsys.training import train as train_model
+    from services.recommendations.training import train as train_model
 
     engine = open_engine()
     parsed = json_option(params, "--params")
@@ -86,7 +86,7 @@ def recommend(
     """Recommend items for a user from the collection's active model."""
     from dataclasses import asdict
 
-    from latent.recsys.service import Query, RecommendationService
+    from services.recommendations.serving import Query, RecommendationService
 
     engine = open_engine()
     query = Query(k=k, filter=json_option(filter_, "--filter"), explain=explain)

@@ -19,16 +19,16 @@ import numpy as np
 
 from core.errors import InvalidInput
 from index.registry import create_index, default_kind
-from latent.recsys import repository as rrepo
+from ingest.readers.interactions import Interaction as Event
 from latent.recsys.evaluate import fit_and_evaluate
 from latent.recsys.matrix import build_matrix, build_timestamps, split_per_user
-from latent.recsys.readers import Interaction as Event
 from latent.recsys.registry import create_model
+from store import recsys as rrepo
 from store import repositories as repo
 from store.models_recsys import ModelVersion
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 BATCH = 5000
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.cli_common import err_console
+from cli.common import err_console
 from ingest.images import IMAGE_SUFFIXES, is_image_path
 from ingest.pipeline import IngestReport
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from core.engine import Engine
+    from services.engine import Engine
 
 _COUNTS = ("added", "updated", "unchanged", "failed", "pruned", "chunks_embedded")
 
@@ -30,9 +30,9 @@ def plan_files(
     ``filters`` is (include, exclude); ``new`` is (modality, model, index kind, chunking) for a new collection,
     whose modality defaults to ``image`` when the walk finds only images.
     """
-    from core.images import IMAGE_MODALITIES, open_collection
     from ingest.readers import SUPPORTED_SUFFIXES
     from ingest.readers.walk import iter_files
+    from services.images import IMAGE_MODALITIES, open_collection
 
     found = list(iter_files(file_args, filters[0], filters[1], SUPPORTED_SUFFIXES | IMAGE_SUFFIXES))
     images = [p for p in found if is_image_path(p)]
@@ -53,7 +53,7 @@ def plan_files(
 def ingest_image_files(
     engine: Engine, name: str, images: list[Path], seen: set[str], progress: Progress, task: TaskID
 ) -> IngestReport:
-    from core.images import image_files, ingest_images
+    from services.images import image_files, ingest_images
 
     seen.update(str(p.resolve()) for p in images)
 

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core import fusion
 from core.errors import InvalidInput
+from index import fusion
 from index.lexical import lookup, top_k
 from store import repositories as repo
 from store.models import Collection
 
 if TYPE_CHECKING:
-    from core.engine import Engine
-    from core.search import Hit, SearchRequest, SearchResult
+    from services.engine import Engine
+    from services.search.dispatch import Hit, SearchRequest, SearchResult
 
 MODES = ("dense", "lexical", "hybrid")
 
@@ -61,7 +61,7 @@ def resolve_mode(engine: Engine, collection: Collection, request: SearchRequest)
 def run_multi(
     engine: Engine, collection: Collection, request: SearchRequest, mode: str, allowed: np.ndarray | None
 ) -> SearchResult:
-    from core.search import SearchResult, query_vector
+    from services.search.dispatch import SearchResult, query_vector
 
     settings = engine.settings
     method = request.fusion or settings.fusion
@@ -170,7 +170,7 @@ def _chunk_of(signals: dict[str, dict[int, float]], key: int, prefer: str) -> in
 
 
 def _hit(found, signals, fused, key, mode, explain) -> Hit:  # noqa: ANN001
-    from core.search import Hit
+    from services.search.dispatch import Hit
 
     row = found.rows[_chunk_of(signals, key, "dense" if mode != "lexical" else "lexical")]
     details: dict[str, Any] | None = None

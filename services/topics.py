@@ -20,7 +20,7 @@ from store.models import Collection, Document
 from store.models_topics import DocumentTopic, Topic, TopicModel
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from services.engine import Engine
 
 METHODS = ("lda", "cluster")
 FittedTopics = LdaTopics | ClusterTopics

@@ -16,20 +16,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import InvalidInput, ItemNotFound, ModelNotFitted
-from core.search import SearchRequest
 from index.base import VectorIndex
 from index.registry import load_index
-from latent.recsys import repository as rrepo
 from latent.recsys.base import Recommender, csr_row, top_k
 from latent.recsys.factors import FactorRecommender
 from latent.recsys.registry import load_model
-from latent.recsys.training import recsys_dir
+from services.recommendations.training import recsys_dir
+from services.search.dispatch import SearchRequest
+from store import recsys as rrepo
 from store import repositories as repo
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from core.engine import Engine
+    from services.engine import Engine
 
 
 @dataclass

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from core.cli_common import console, open_engine, run
+from cli.common import console, open_engine, run
 
 
 def index_lexical(
@@ -18,7 +18,7 @@ def index_lexical(
     b: Annotated[float, typer.Option(help="BM25 length normalisation in [0, 1]")] = 0.75,
 ) -> None:
     """Configure a collection's lexical analysis (stored with the collection) and rebuild its BM25 index."""
-    from core.lexical import configure_lexical
+    from services.sync.lexical import configure_lexical
 
     engine = open_engine()
     raw = {"stemmer": stemmer, "stopwords": stopwords, "lowercase": lowercase, "k1": k1, "b": b}

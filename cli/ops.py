@@ -8,14 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from core.cli_common import console, open_engine, run
+from cli.common import console, open_engine, run
 
 keys_app = typer.Typer(help="API keys (stored hashed; shown once at creation).", no_args_is_help=True)
 snapshot_app = typer.Typer(help="Consistent snapshots of a collection.", no_args_is_help=True)
 
 
 def _key_store():  # noqa: ANN202
-    from core.keys import KeyStore
+    from services.keys import KeyStore
 
     return KeyStore(open_engine().sessions)
 
@@ -54,7 +54,7 @@ def snapshot_create(
     directory: Annotated[Path | None, typer.Option("--dir", help="default: data_dir/snapshots")] = None,
 ) -> None:
     """Snapshot a collection's rows and index files (safe while the service runs)."""
-    from core.snapshots import create_snapshot
+    from services.snapshots import create_snapshot
 
     engine = open_engine()
     info = run(lambda: create_snapshot(engine, collection, directory))
@@ -67,7 +67,7 @@ def snapshot_list(
 ) -> None:
     """List snapshots."""
     from core.settings import get_settings
-    from core.snapshots import list_snapshots
+    from services.snapshots import list_snapshots
 
     table = Table("id", "collection", "created", "documents", "chunks")
     for info in list_snapshots(directory or get_settings().snapshots_dir()):
@@ -78,7 +78,7 @@ def snapshot_list(
 @snapshot_app.command("restore")
 def snapshot_restore(path: Annotated[Path, typer.Argument(help="a snapshot directory")]) -> None:
     """Restore a snapshot into the configured (fresh) database and data dir."""
-    from core.snapshots import restore_snapshot
+    from services.snapshots import restore_snapshot
 
     engine = open_engine()
     name = run(lambda: restore_snapshot(engine, path))
