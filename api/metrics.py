@@ -49,8 +49,8 @@ class IndexSizeCollector(Collector):
         gauge = GaugeMetricFamily("latentspace_index_vectors", "Vectors in each loaded index", labels=["collection_id"])
         engine = getattr(self._app.state, "engine", None)
         if engine is not None:
-            for collection_id, index in engine.indexes.loaded_items():
-                gauge.add_metric([str(collection_id)], len(index))
+            for collection_id, size in engine.loaded_index_sizes().items():
+                gauge.add_metric([str(collection_id)], size)
         yield gauge
 
 
@@ -128,16 +128,3 @@ def attach_engine(app: FastAPI) -> None:
     engine = app.state.engine
     if not any(isinstance(listener, MetricsListener) for listener in engine.listeners):
         engine.add_listener(MetricsListener(metrics))
-
-
-def index_state(engine) -> dict[str, object]:  # noqa: ANN001
-    """Readiness detail: loaded indexes and whether each matches its collection's stored chunk count."""
-    from store import repositories as repo
-
-    stale = []
-    with engine.sessions() as session:
-        for collection in repo.list_collections(session):
-            loaded = engine.indexes.loaded(collection.id)
-            if loaded is not None and len(loaded) != repo.collection_counts(session, collection.id)[1]:
-                stale.append(collection.name)
-    return {"loaded": len(engine.indexes.loaded_items()), "out_of_sync": stale}

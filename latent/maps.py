@@ -102,7 +102,7 @@ def fit_map(engine: Engine, name: str, method: str = "pca", seed: int = 0) -> di
         docs = load_documents(session, collection)
     fitted = fit_projection(docs.vectors, method, seed)
     positions = fitted.anchors if method == "umap" else fitted.transform(docs.vectors)
-    with engine._write_lock, engine.sessions.begin() as session:
+    with engine.write_lock, engine.sessions.begin() as session:
         session.execute(update(MapModel).where(MapModel.collection_id == collection.id).values(active=False))
         model = MapModel(collection_id=collection.id, method=method, params={"seed": seed}, active=True)
         session.add(model)

@@ -2,7 +2,7 @@
 
 Writes go to the database first (one SAVEPOINT per document, one commit per batch); the index is
 updated after each commit and saved at the end of a write, so a crash can only leave the index
-behind the database, which the IndexManager repairs on the next load.
+behind the database, which the VectorIndexes repairs on the next load.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 import store.all_models  # noqa: F401  (every feature's tables are known to the session)
 from core.errors import CollectionExists, DocumentNotFound, EmbedderMismatch, InvalidInput, LatentspaceError
@@ -27,16 +27,17 @@ from ingest.chunking import DEFAULT_CHUNKING, check_chunking, collection_chunkin
 from ingest.clip import load_image_embedder
 from ingest.embedders import Embedder, EmbedderCache
 from ingest.readers import RowError, SourceDocument
+from services.context import ServiceContext
 from services.hitcache import HitCache
 from services.images import ThumbnailListener
 from services.search.dispatch import SearchRequest, SearchResult, run_search
 from services.sync.latent import LatentListener
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
-from services.sync.vectors import IndexManager
+from services.sync.vectors import VectorIndexes
 from store import repositories as repo
 from store.models import Collection, Document
-from store.session import create_db_engine, create_session_factory
+from store.session import create_db_engine, create_session_factory, database_error
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -62,21 +63,52 @@ class CollectionInfo:
 
 class Engine:
     def __init__(self, settings: Settings, embedders: EmbedderCache | None = None) -> None:
-        self.settings = settings
         self.db = create_db_engine(settings.resolved_database_url())
-        self.sessions = create_session_factory(self.db)
-        self.embedders = embedders or EmbedderCache(settings.embed_batch_size)
+        sessions = create_session_factory(self.db)
         # One writer per data dir (threads and processes); readers never wait for it.
         generation = WriteGeneration(settings.data_dir / ".write.generation")
-        self._write_lock = WriteLock(settings.data_dir / ".write.lock", generation)
-        self.hits = HitCache(generation, settings.hit_cache_entries)  # rows searches return, per write
-        self.indexes = IndexManager(
-            settings.index_dir(), self.sessions, settings.exact_threshold, write_lock=self._write_lock
+        write_lock = WriteLock(settings.data_dir / ".write.lock", generation)
+        self.context = ctx = ServiceContext(
+            settings=settings,
+            sessions=sessions,
+            write_lock=write_lock,
+            hits=HitCache(generation, settings.hit_cache_entries),  # rows searches return, per write
+            embedders=embedders or EmbedderCache(settings.embed_batch_size),
+            vectors=VectorIndexes(settings.index_dir(), sessions, settings.exact_threshold, write_lock=write_lock),
+            lexical=LexicalIndexes(settings.index_dir(), sessions, write_lock),
         )
-        self.listeners: list[WriteListener] = []
-        self.add_listener(LexicalIndexes(settings.index_dir(), self.sessions, self._write_lock))
-        self.add_listener(LatentListener(self))  # topics + map positions of new documents
-        self.add_listener(ThumbnailListener(settings.data_dir, self.sessions))  # image thumbnails of gone content
+        self.add_listener(ctx.lexical)
+        self.add_listener(LatentListener(ctx))  # topics + map positions of new documents
+        self.add_listener(ThumbnailListener(settings.data_dir, sessions))  # image thumbnails of gone content
+
+    # Shortcuts to the context's members (read-only views for callers of the facade).
+    @property
+    def settings(self) -> Settings:
+        return self.context.settings
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.context.sessions
+
+    @property
+    def embedders(self) -> EmbedderCache:
+        return self.context.embedders
+
+    @property
+    def hits(self) -> HitCache:
+        return self.context.hits
+
+    @property
+    def indexes(self) -> VectorIndexes:
+        return self.context.vectors
+
+    @property
+    def listeners(self) -> list[WriteListener]:
+        return self.context.listeners
+
+    @property
+    def write_lock(self) -> WriteLock:
+        return self.context.write_lock
 
     def add_listener(self, listener: WriteListener) -> None:
         """Register derived state that follows every committed write (see core/listeners.py)."""
@@ -143,7 +175,7 @@ class Engine:
             return self._info(session, repo.get_collection(session, name))
 
     def delete_collection(self, name: str) -> None:
-        with self._write_lock, self.sessions.begin() as session:
+        with self.context.write_lock, self.sessions.begin() as session:
             collection = repo.get_collection(session, name)
             collection_id = collection.id
             session.delete(collection)
@@ -174,13 +206,7 @@ class Engine:
             return repo.get_collection(session, name)
 
     def embedder_for(self, collection: Collection) -> Embedder:
-        embedder = self.embedders.get(collection.embedder_name)
-        if embedder.dim != collection.embedder_dim:
-            raise EmbedderMismatch(
-                f"model {collection.embedder_name!r} now gives {embedder.dim}-d vectors; "
-                f"collection {collection.name!r} holds {collection.embedder_dim}-d vectors"
-            )
-        return embedder
+        return self.context.embedder_for(collection)
 
     # -- ingestion --------------------------------------------------------------------------
     def ingest(
@@ -198,7 +224,7 @@ class Engine:
         collection = self._collection(name)
         embedder = self.embedder_for(collection)
         report = pipeline.IngestReport()
-        with self._write_lock:
+        with self.context.write_lock:
             index = self.indexes.get(collection)
             for batch in pipeline.batched(stream, self.settings.ingest_batch_docs):
                 docs = [d for d in batch if isinstance(d, SourceDocument)]
@@ -306,7 +332,7 @@ class Engine:
     # -- documents --------------------------------------------------------------------------
     def delete_document(self, name: str, external_id: str, save: bool = True) -> None:
         collection = self._collection(name)
-        with self._write_lock:
+        with self.context.write_lock:
             index = self.indexes.get(collection)
             with self.sessions.begin() as session:
                 doc = repo.documents_by_external_id(session, collection.id, [external_id]).get(external_id)
@@ -363,7 +389,7 @@ class Engine:
 
     def rebuild_index(self, name: str) -> int:
         collection = self._collection(name)
-        with self._write_lock:
+        with self.context.write_lock:
             count = len(self.indexes.rebuild(collection))
             for listener in self.listeners:
                 listener.rebuild(collection)
@@ -375,6 +401,27 @@ class Engine:
             collections = repo.list_collections(session)
         for collection in collections:
             self.indexes.get(collection)
+
+    def readiness(self) -> dict[str, Any]:
+        """For ``/health/ready``: whether the database answers, and the loaded indexes' state."""
+        error = database_error(self.sessions)
+        if error is not None:
+            return {"status": "unavailable", "database": error}
+        return {"status": "ok", "database": "ok", "indexes": self.index_status()}
+
+    def index_status(self) -> dict[str, Any]:
+        """Loaded indexes, and the collections whose loaded index disagrees with the stored chunk count."""
+        stale = []
+        with self.sessions() as session:
+            for collection in repo.list_collections(session):
+                loaded = self.indexes.loaded(collection.id)
+                if loaded is not None and len(loaded) != repo.collection_counts(session, collection.id)[1]:
+                    stale.append(collection.name)
+        return {"loaded": len(self.indexes.loaded_items()), "out_of_sync": stale}
+
+    def loaded_index_sizes(self) -> dict[int, int]:
+        """Vectors in each loaded index by collection id (no disk or database access; for metrics)."""
+        return {collection_id: len(index) for collection_id, index in self.indexes.loaded_items()}
 
     def check_index(self, name: str) -> int:
         """Load (repairing if needed) and return the number of indexed vectors."""

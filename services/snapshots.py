@@ -88,7 +88,7 @@ def _sha256(path: Path) -> str:
 def create_snapshot(engine: Engine, name: str, root: Path | None = None) -> SnapshotInfo:
     root = Path(root or engine.settings.snapshots_dir())
     root.mkdir(parents=True, exist_ok=True)
-    with engine._write_lock:
+    with engine.write_lock:
         with engine.sessions() as session:
             collection = repo.get_collection(session, name)
         engine.indexes.save(collection)  # the in-memory index, if loaded, is the newest state
@@ -194,7 +194,7 @@ def restore_snapshot(engine: Engine, path: Path) -> str:
     path = Path(path)
     manifest = read_manifest(path)
     name, collection_id = manifest["collection"], int(manifest["collection_id"])
-    with engine._write_lock:
+    with engine.write_lock:
         with engine.sessions() as session:
             if repo.find_collection(session, name) is not None:
                 raise Conflict(f"collection {name!r} already exists; delete it or restore elsewhere")

@@ -48,7 +48,7 @@ def fit_topics(engine: Engine, name: str, params: TopicParams) -> dict[str, Any]
     if len(docs) < 2:
         raise InvalidInput(f"collection {name!r} has {len(docs)} documents; topics need at least 2")
     fitted, labels, ids, weights = fit_documents(docs, params)
-    with engine._write_lock, engine.sessions.begin() as session:
+    with engine.write_lock, engine.sessions.begin() as session:
         session.execute(
             update(TopicModel).where(TopicModel.collection_id == collection.id).values(active=False)
         )

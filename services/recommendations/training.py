@@ -75,7 +75,7 @@ def ingest_interactions(
 
 def _write(engine, collection_id, batch, aggregate, report, on_progress) -> None:  # noqa: ANN001
     # Every write holds the data dir's write lock, so readers' caches see it (core/hitcache.py).
-    with engine._write_lock, engine.sessions.begin() as session:
+    with engine.write_lock, engine.sessions.begin() as session:
         added, updated = rrepo.upsert_interactions(session, collection_id, batch, aggregate)
     report.added += added
     report.updated += updated
@@ -128,7 +128,7 @@ def train(
         "items": int(matrix.shape[1]),
         "interactions": int(matrix.nnz),
     }
-    with engine._write_lock, engine.sessions.begin() as session:
+    with engine.write_lock, engine.sessions.begin() as session:
         row = ModelVersion(
             collection_id=collection_id,
             version=version,
@@ -144,7 +144,7 @@ def train(
 
 
 def activate_version(engine: Engine, name: str, version: str) -> None:
-    with engine._write_lock, engine.sessions.begin() as session:
+    with engine.write_lock, engine.sessions.begin() as session:
         collection_id = repo.get_collection(session, name).id
         match = [v for v in rrepo.versions(session, collection_id) if v.version == version]
         if not match:

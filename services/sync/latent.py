@@ -18,7 +18,7 @@ from latent.storage import remove_collection
 from store.models import Collection, Document
 
 if TYPE_CHECKING:
-    from services.engine import Engine
+    from services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 class LatentListener:
     name = "latent"
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
 
     def apply(self, collection: Collection, delta: IndexDelta) -> None:
         document_ids = sorted({int(d) for d in delta.added_document_ids})
@@ -39,17 +39,17 @@ class LatentListener:
         from latent import maps
         from services import topics
 
-        topics.assign_documents(self._engine, collection, document_ids)
-        maps.place_documents(self._engine, collection, document_ids)
+        topics.assign_documents(self._ctx, collection, document_ids)
+        maps.place_documents(self._ctx, collection, document_ids)
 
     def save(self, collection: Collection) -> None:
         """Nothing to do: assignments are committed rows and fitted models are immutable files."""
 
     def rebuild(self, collection: Collection) -> None:
-        with self._engine.sessions() as session:
+        with self._ctx.sessions() as session:
             ids = list(session.scalars(select(Document.id).where(Document.collection_id == collection.id)))
         for start in range(0, len(ids), 500):
             self._assign(collection, ids[start : start + 500])
 
     def drop(self, collection_id: int) -> None:
-        remove_collection(self._engine.settings.index_dir(), collection_id)
+        remove_collection(self._ctx.settings.index_dir(), collection_id)

@@ -76,7 +76,7 @@ def _iter_texts(session: Session, collection_id: int, ids: np.ndarray | None, ba
 def configure_lexical(engine: Engine, name: str, raw: dict[str, Any]) -> LexicalOptions:
     """Validate and store a collection's lexical options, then rebuild its BM25 index with them."""
     options = LexicalOptions.from_dict(raw)
-    with engine._write_lock:
+    with engine.write_lock:
         with engine.sessions.begin() as session:
             collection = repo.get_collection(session, name)
             collection.options = {**(collection.options or {}), "lexical": raw}

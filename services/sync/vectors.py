@@ -23,7 +23,7 @@ from store import repositories as repo
 from store.models import Collection
 
 
-class IndexManager(DerivedIndexes[VectorIndex]):
+class VectorIndexes(DerivedIndexes[VectorIndex]):
     subdir = "vector"
     label = "index"
 

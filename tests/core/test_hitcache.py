@@ -88,7 +88,7 @@ def test_nothing_is_cached_or_served_from_cache_during_a_write(pair) -> None:  #
     writer.ingest("c", documents(4), vectors=vecs)
     search(reader, vecs["d0"])
     assert len(reader.hits) > 0
-    with writer._write_lock:  # a write in progress (e.g. between its commit and its end)
+    with writer.write_lock:  # a write in progress (e.g. between its commit and its end)
         hits = search(reader, vecs["d0"])
         assert hits[0].id == "d0" and len(reader.hits) == 0
     search(reader, vecs["d0"])

@@ -31,7 +31,7 @@ def make_client(sqlite_engine):  # noqa: ANN001
 
     def build(**overrides) -> TestClient:  # noqa: ANN003
         settings = sqlite_engine.settings.model_copy(update=overrides)
-        sqlite_engine.settings = settings  # limits are enforced by the engine and the app alike
+        sqlite_engine.context.settings = settings  # limits are enforced by the engine and the app alike
         client = TestClient(create_app(settings, engine=sqlite_engine))
         client.__enter__()
         clients.append(client)

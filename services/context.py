@@ -1,0 +1,55 @@
+"""The explicit context every service takes instead of reaching into the Engine.
+
+It holds what services share and nothing else: settings, the database session factory, the data dir's
+public write lock (one writer per data dir, see core/writelock.py), the read cache of hydrated rows,
+the embedding models, the per-collection vector and BM25 indexes, and the write listeners that keep
+derived state in step with every committed write. The Engine (services/engine.py) builds one and hands
+it to each service; tests may build their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import EmbedderMismatch
+from core.settings import Settings
+from core.writelock import WriteLock
+from ingest.embedders import Embedder, EmbedderCache
+from services.hitcache import HitCache
+from services.sync.lexical import LexicalIndexes
+from services.sync.listeners import WriteListener
+from services.sync.vectors import VectorIndexes
+from store import repositories as repo
+from store.models import Collection
+
+
+@dataclass
+class ServiceContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    write_lock: WriteLock  # hold it for every write; readers never take it
+    hits: HitCache
+    embedders: EmbedderCache
+    vectors: VectorIndexes
+    lexical: LexicalIndexes  # the BM25 index of each text collection (also a write listener)
+    listeners: list[WriteListener] = field(default_factory=list)
+
+    def collection(self, name: str) -> Collection:
+        """The collection row by name (CollectionNotFound if absent); detached, safe to keep for a request."""
+        with self.sessions() as session:
+            return repo.get_collection(session, name)
+
+    def cached_collection(self, name: str) -> Collection:
+        """Like :meth:`collection`, from the read cache while no write happened."""
+        return self.hits.value(("collection", name), lambda: self.collection(name))
+
+    def embedder_for(self, collection: Collection) -> Embedder:
+        embedder = self.embedders.get(collection.embedder_name)
+        if embedder.dim != collection.embedder_dim:
+            raise EmbedderMismatch(
+                f"model {collection.embedder_name!r} now gives {embedder.dim}-d vectors; "
+                f"collection {collection.name!r} holds {collection.embedder_dim}-d vectors"
+            )
+        return embedder
