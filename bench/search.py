@@ -142,7 +142,7 @@ def build_engine(texts, base, queries, query_texts, args) -> tuple[list, dict[st
     from core.settings import Settings
     from ingest.readers import SourceDocument
     from services.engine import Engine
-    from services.search.dispatch import SearchRequest
+    from services.search.types import SearchRequest
     from store.migrate import upgrade
 
     tmp = Path(tempfile.mkdtemp(prefix="ls-bench-"))

@@ -38,7 +38,7 @@ def eval_beir(
     """Ingest a BEIR dataset through the normal ingest path and report nDCG, recall, MRR, MAP and latency."""
     from eval.beir import ingest_corpus, load_beir, run_queries
     from eval.report import runs_table, write_report
-    from services.search.dispatch import SearchRequest
+    from services.search.types import SearchRequest
 
     modes = mode or ["dense", "lexical", "hybrid"]
     bad = [m for m in modes if m not in ("dense", "lexical", "hybrid")]

@@ -107,7 +107,7 @@ def search(
     explain: Annotated[bool, typer.Option("--explain", help="per-signal ranks and scores (with --json)")] = False,
 ) -> None:
     """Search a collection by meaning, by keywords (BM25) or both."""
-    from services.search.dispatch import SearchRequest
+    from services.search.types import SearchRequest
 
     engine = open_engine()
     request = SearchRequest(

@@ -18,7 +18,7 @@ from eval.metrics import DEFAULT_METRICS, evaluate, percentiles
 
 if TYPE_CHECKING:
     from services.engine import Engine
-    from services.search.dispatch import SearchRequest
+    from services.search.types import SearchRequest
 
 
 @dataclass

@@ -30,7 +30,8 @@ from ingest.readers import RowError, SourceDocument
 from services.context import ServiceContext
 from services.hitcache import HitCache
 from services.images import ThumbnailListener
-from services.search.dispatch import SearchRequest, SearchResult, run_search
+from services.search.dispatch import run_search
+from services.search.types import SearchRequest, SearchResult
 from services.sync.latent import LatentListener
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener

@@ -23,7 +23,7 @@ from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
 from ingest.pipeline import IngestReport, batched
 from ingest.readers import SourceDocument
-from services.search.dispatch import SearchRequest, SearchResult
+from services.search.types import SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from api.deps import EngineDep
 from api.schemas import HitOut, SearchIn, SearchOut
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 

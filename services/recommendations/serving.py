@@ -22,7 +22,7 @@ from latent.recsys.base import Recommender, csr_row, top_k
 from latent.recsys.factors import FactorRecommender
 from latent.recsys.registry import load_model
 from services.recommendations.training import recsys_dir
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from store import recsys as rrepo
 from store import repositories as repo
 

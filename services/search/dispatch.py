@@ -6,72 +6,19 @@ through core/hybrid.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import InvalidInput
 from ingest.pipeline import normalise
 from services.search.hybrid import resolve_mode, run_multi
+from services.search.types import Hit, SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 
 if TYPE_CHECKING:
     from services.engine import Engine
-
-
-@dataclass
-class SearchRequest:
-    query: str | None = None
-    vector: list[float] | None = None
-    k: int = 10
-    filter: dict[str, Any] | None = None
-    group_by_document: bool = True
-    mode: str | None = None  # dense | lexical | hybrid; default hybrid when a lexical index exists
-    fusion: str | None = None  # rrf | convex; default from settings
-    weight: float | None = None  # convex: the dense share in [0, 1]
-    normalisation: str | None = None  # convex: zscore | minmax; default from settings
-    rrf_k: float | None = None
-    explain: bool = False
-    diversity: float = 0.0  # MMR trade-off in [0, 1]; 0 keeps the relevance ranking
-
-
-@dataclass
-class Hit:
-    id: str  # the document's external id
-    score: float  # dense: cosine similarity; lexical: BM25; hybrid: the fused score
-    text: str  # the best-matching chunk
-    chunk: int
-    char_start: int
-    char_end: int
-    source_uri: str | None
-    metadata: dict[str, Any]
-    mode: str = "dense"
-    explain: dict[str, Any] | None = None  # per-signal rank and score, when asked
-
-    @classmethod
-    def from_row(cls, row: repo.ChunkHit, score: float, mode: str = "dense", explain: dict | None = None) -> Hit:
-        """A hit from a hydrated chunk row (Engine.chunk_hits)."""
-        return cls(
-            id=row.external_id,
-            score=score,
-            text=row.text,
-            chunk=row.ordinal,
-            char_start=row.char_start,
-            char_end=row.char_end,
-            source_uri=row.source_uri,
-            metadata=row.metadata,
-            mode=mode,
-            explain=explain,
-        )
-
-
-@dataclass
-class SearchResult:
-    hits: list[Hit] = field(default_factory=list)
-    mode: str = "dense"
-    total_candidates: int | None = None
 
 
 def validate(request: SearchRequest, max_k: int, max_query_chars: int) -> None:

@@ -23,7 +23,7 @@ from store.models import Collection
 
 if TYPE_CHECKING:
     from services.engine import Engine
-    from services.search.dispatch import Hit, SearchRequest, SearchResult
+    from services.search.types import Hit, SearchRequest, SearchResult
 
 MODES = ("dense", "lexical", "hybrid")
 
@@ -61,7 +61,8 @@ def resolve_mode(engine: Engine, collection: Collection, request: SearchRequest)
 def run_multi(
     engine: Engine, collection: Collection, request: SearchRequest, mode: str, allowed: np.ndarray | None
 ) -> SearchResult:
-    from services.search.dispatch import SearchResult, query_vector
+    from services.search.dispatch import query_vector
+    from services.search.types import SearchResult
 
     settings = engine.settings
     method = request.fusion or settings.fusion
@@ -170,7 +171,7 @@ def _chunk_of(signals: dict[str, dict[int, float]], key: int, prefer: str) -> in
 
 
 def _hit(found, signals, fused, key, mode, explain) -> Hit:  # noqa: ANN001
-    from services.search.dispatch import Hit
+    from services.search.types import Hit
 
     row = found.rows[_chunk_of(signals, key, "dense" if mode != "lexical" else "lexical")]
     details: dict[str, Any] | None = None

@@ -14,7 +14,7 @@ from cli.main import app as cli_app
 from core.errors import InvalidInput
 from ingest.chunking import whole_text_chunks
 from ingest.readers import SourceDocument
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 
 # ~700 tokens: far past MiniLM's 256-token window. Only the last paragraph names the rare word.
 HEAD = " ".join(f"Glaciers carve valley number {i} into the granite of the northern range." for i in range(40))

@@ -10,7 +10,7 @@ import pytest
 from core.errors import LatentspaceError
 from ingest import pipeline
 from ingest.readers import SourceDocument
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from store import repositories as repo
 from tests.conftest import make_engine
 

@@ -15,7 +15,7 @@ from core.errors import (
     InvalidInput,
 )
 from ingest.readers import SourceDocument
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 
 CORPUS = {
     "vaccine": "Vaccines train the immune system to recognise a virus before an infection happens.",

@@ -8,7 +8,7 @@ import pytest
 from core.writelock import WriteGeneration, WriteLock
 from ingest.readers import SourceDocument
 from services.hitcache import HitCache
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from tests.conftest import make_engine
 
 DIM = 384

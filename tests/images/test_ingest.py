@@ -15,7 +15,7 @@ from services.images import (
     search_by_image,
     thumbnail_for,
 )
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from tests.images.conftest import picture
 
 

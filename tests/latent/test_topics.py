@@ -12,7 +12,7 @@ from latent.storage import read_meta
 from latent.topics.cluster import fit_clusters
 from latent.topics.lda import LdaTopics, fit_lda
 from latent.topics.terms import class_tfidf
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from services.topics import TopicParams, fit_topics, list_topics, topic_documents
 from store import repositories as repo
 from tests.latent.conftest import purity

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from ingest.readers import SourceDocument
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from tests.conftest import make_engine
 from tests.ops.conftest import unit_vectors
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from services.engine import Engine
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from store import repositories as repo
 from store.migrate import upgrade
 from tests.ops.conftest import unit_vectors

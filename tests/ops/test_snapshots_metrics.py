@@ -9,7 +9,7 @@ import yaml
 
 from core.errors import Conflict, InvalidInput, NotFound
 from core.settings import Settings
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from services.snapshots import create_snapshot, list_snapshots, resolve_snapshot, restore_snapshot
 from tests.conftest import make_engine
 from tests.ops.conftest import unit_vectors, vector_docs

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import InvalidInput
 from ingest.readers import SourceDocument
-from services.search.dispatch import SearchRequest
+from services.search.types import SearchRequest
 from tests.conftest import make_engine
 
 # Relevant to QUERY: "code" (only lexically: the rare token) and "para" (only by meaning: no shared word).
