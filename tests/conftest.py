@@ -111,3 +111,17 @@ def env(tmp_path: Path, monkeypatch, embedders):  # noqa: ANN001, ANN201
     original = services.engine.Engine.__init__
     monkeypatch.setattr(services.engine.Engine, "__init__", lambda self, s, e=None: original(self, s, embedders))
     return tmp_path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they need, from the fixtures they use, so `-m "not slow and not postgres"` is a fast lane.
+
+    ``slow``: the real embedding model (the session's ``embedders`` fixture, directly or through another
+    fixture). ``postgres``: the PostgreSQL case of ``db_url``.
+    """
+    for item in items:
+        if "embedders" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)
