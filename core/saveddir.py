@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -74,23 +75,31 @@ def write_saved_dir(directory: Path, manifest: dict[str, Any], write_files: Call
 
 
 def _swap_in(tmp: Path, directory: Path) -> None:
-    # POSIX cannot rename a directory over a non-empty one, so move the old one aside first.
-    backup = None
+    # POSIX cannot rename a directory over a non-empty one, so move the old one aside first. Backup
+    # names sort by time, so recovery can tell the newest from any a killed writer left behind.
     if directory.exists():
-        backup = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex}"
-        os.rename(directory, backup)
+        os.rename(directory, directory.parent / f".{directory.name}.old-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}")
     os.rename(tmp, directory)
     _fsync_dir(directory.parent)
-    if backup is not None:
+    for backup in _backup_dirs(directory):  # ours, and half-deleted ones of writers killed here before
         shutil.rmtree(backup, ignore_errors=True)
 
 
 def _recover_interrupted_swap(directory: Path) -> None:
+    """A writer killed between the swap's two renames left no ``directory``: restore the newest whole backup.
+
+    A backup a killed writer was deleting may still hold its manifest but not all its files, so each
+    candidate is checked against its checksums, newest first.
+    """
     if directory.exists():
         return
-    backups = [b for b in _backup_dirs(directory) if (b / MANIFEST_NAME).is_file()]
-    if backups:
-        os.rename(backups[-1], directory)
+    for backup in reversed(_backup_dirs(directory)):
+        try:
+            _verify_files(backup, json.loads((backup / MANIFEST_NAME).read_text(encoding="utf-8"))["files"])
+        except (OSError, ValueError, KeyError, TypeError, IndexCorrupt):
+            continue
+        os.rename(backup, directory)
+        return
 
 
 def read_saved_dir(directory: Path, verify_files: bool = True, required: Iterable[str] = ()) -> dict[str, Any]:
