@@ -157,12 +157,6 @@ class TopicService:
             return {"topic": topic_view(topic, {topic_id: total}), "items": items, "total": total,
                     "offset": offset, "limit": limit}
 
-    def document_topics(self, collection_id: int, document_ids: list[int]) -> dict[int, int] | None:
-        """Assigned topic of each document by the active model; None when the collection has none."""
-        with self.ctx.sessions() as session:
-            model = trepo.active_model(session, collection_id)
-            return trepo.document_topics(session, model.id, document_ids) if model else None
-
     def _require_model(self, session, name: str) -> TopicModel:  # noqa: ANN001
         model = trepo.active_model(session, repo.get_collection(session, name).id)
         if model is None:
