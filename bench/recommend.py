@@ -4,7 +4,7 @@
 
 Ingests the file into a collection of a temporary data dir, trains ``--model`` (stored and activated
 like ``latentspace train``), then measures recommend-for-user latency (k=10, seen items excluded) for
-``--users`` users: in-process through ``RecommendationService`` (what the API calls), and over HTTP
+``--users`` users: in-process through ``engine.recommendations`` (what the API calls), and over HTTP
 against ``latentspace serve`` started in a subprocess on a free 127.0.0.1 port, requests sent one
 after another (``GET /v1/collections/{c}/users/{u}/recommendations?k=10``), bounded by ``--seconds``.
 """
@@ -44,15 +44,15 @@ def prepare(data: Path, model: str) -> tuple[Any, dict[str, Any], list[str]]:
     """Engine on the temp data dir (from the environment), interactions ingested, model trained."""
     from cli.common import open_engine
     from ingest.readers.interactions import Columns, read_interactions
-    from services.recommendations.training import ingest_interactions, train
 
     engine = open_engine()
     engine.create_collection(COLLECTION, exist_ok=True)
     started = time.perf_counter()
-    report = ingest_interactions(engine, COLLECTION, read_interactions(data, Columns.movielens(), "whitespace"))
+    rows = read_interactions(data, Columns.movielens(), "whitespace")
+    report = engine.recommendations.ingest_interactions(COLLECTION, rows)
     ingest_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    result = train(engine, COLLECTION, model)
+    result = engine.recommendations.train(COLLECTION, model)
     setup = {
         "interactions": report.added + report.updated,
         "bad_rows": report.failed,
@@ -66,9 +66,9 @@ def prepare(data: Path, model: str) -> tuple[Any, dict[str, Any], list[str]]:
 
 
 def in_process(engine: Any, users: list[str], k: int) -> dict[str, Any]:
-    from services.recommendations.serving import Query, RecommendationService
+    from services.recommendations.types import Query
 
-    service = RecommendationService(engine)
+    service = engine.recommendations
     service.for_user(COLLECTION, users[0], Query(k=k))  # loads the model once, as the first request would
     samples, sources = [], set()
     for user in users:
@@ -83,7 +83,7 @@ def model_only(service: Any, n: int, k: int) -> dict[str, Any]:
     """Scoring + top-k of the loaded model alone (no SQL), for ``n`` trained users: the model's share."""
     from latent.recsys.base import top_k
 
-    model = service.active(service._collection_id(COLLECTION)).model
+    model = service.active_model(COLLECTION)
     samples = []
     for user in np.random.default_rng(1).permutation(model.n_users)[:n]:
         started = time.perf_counter()

@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from cli.common import console, fail, open_engine, run
-from cli.evaluate import eval_app
 
 topics_app = typer.Typer(help="Topic models of a collection (LDA, embedding clusters).", no_args_is_help=True)
 map_app = typer.Typer(help="2-D maps of a collection (PCA, UMAP).", no_args_is_help=True)
@@ -20,10 +19,23 @@ compress_app = typer.Typer(help="Latent compression (PCA, autoencoder) and outli
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, eval_app: typer.Typer | None = None) -> None:
+    """Add ``topics``, ``map`` and ``compress`` to the ``latentspace`` app and ``eval topics`` to ``eval_app``."""
     app.add_typer(topics_app, name="topics")
     app.add_typer(map_app, name="map")
     app.add_typer(compress_app, name="compress")
+    _eval_group(app, eval_app).command("topics")(eval_topics)
+
+
+def _eval_group(app: typer.Typer, eval_app: typer.Typer | None) -> typer.Typer:
+    # Until cli/main.py passes its eval group, find the one it already added as ``eval`` (importing
+    # cli.evaluate here would be an import circle).
+    if eval_app is not None:
+        return eval_app
+    found = [g.typer_instance for g in app.registered_groups if g.name == "eval" and g.typer_instance]
+    if not found:
+        raise RuntimeError("register(app, eval_app): the app has no `eval` group")
+    return found[0]
 
 
 @topics_app.command("fit")
@@ -37,21 +49,19 @@ def topics_fit(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Fit a topic model on every document and make it the collection's active one."""
-    from services.topics import TopicParams, fit_topics, list_topics
+    from services.topics import TopicParams
 
     engine = open_engine()
     params = TopicParams(method, topics, seed, algorithm, outlier_fraction, min_cluster_size)
-    summary = run(lambda: fit_topics(engine, collection, params))
+    summary = run(lambda: engine.topics.fit(collection, params))
     console.print(f"fitted {method} topics on {collection}: {json.dumps(summary['stats'])}")
-    _print_topics(run(lambda: list_topics(engine, collection))["topics"])
+    _print_topics(run(lambda: engine.topics.list(collection))["topics"])
 
 
 @topics_app.command("list")
 def topics_list(collection: CollectionOpt) -> None:
     """Show the active topic model's topics."""
-    from services.topics import list_topics
-
-    _print_topics(run(lambda: list_topics(open_engine(), collection))["topics"])
+    _print_topics(run(lambda: open_engine().topics.list(collection))["topics"])
 
 
 def _print_topics(topics: list[dict]) -> None:
@@ -69,10 +79,8 @@ def map_fit(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Project every document to 2-D and store the positions (new documents follow by the fitted transform)."""
-    from latent.maps import fit_map
-
     engine = open_engine()
-    summary = run(lambda: fit_map(engine, collection, method, seed))
+    summary = run(lambda: engine.maps.fit(collection, method, seed))
     console.print(f"fitted {method} map of {collection}: {summary['documents']} documents")
 
 
@@ -84,9 +92,7 @@ def compress_fit(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Fit a compressor on the document vectors; it scores outliers (GET .../outliers)."""
-    from latent.compression import fit_collection
-
-    summary = run(lambda: fit_collection(open_engine(), collection, method, dim, seed))
+    summary = run(lambda: open_engine().compression.fit(collection, method, dim, seed))
     console.print(f"fitted {method} d'={dim} on {summary['documents']} documents; "
                   f"mean reconstruction error {summary['mean_error']:.4f}")
 
@@ -94,9 +100,7 @@ def compress_fit(
 @compress_app.command("outliers")
 def compress_outliers(collection: CollectionOpt, k: Annotated[int, typer.Option("-k")] = 10) -> None:
     """Documents with the largest reconstruction error."""
-    from latent.compression import outliers
-
-    result = run(lambda: outliers(open_engine(), collection, k))
+    result = run(lambda: open_engine().compression.outliers(collection, k))
     table = Table("score", "id", "text")
     for item in result["items"]:
         table.add_row(f"{item['score']:.4f}", item["id"], item["snippet"][:100])
@@ -138,15 +142,10 @@ def _base_vectors(collection: str | None, vectors: Path | None) -> np.ndarray:
         if not vectors.is_file():
             raise fail(f"no such file: {vectors}")
         return _unit(np.load(vectors, allow_pickle=False))
-    from store import repositories as repo
-
-    engine = open_engine()
-    with engine.sessions() as session:
-        coll = run(lambda: repo.get_collection(session, collection))
-        parts = [v for _ids, v in repo.iter_vectors(session, coll.id, coll.embedder_dim)]
-    if not parts:
+    base = run(lambda: open_engine().compression.chunk_vectors(collection))
+    if not len(base):
         raise fail(f"collection {collection!r} has no vectors")
-    return _unit(np.vstack(parts))
+    return _unit(base)
 
 
 def _split_queries(base: np.ndarray, queries: Path | None, holdout: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +170,6 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
-@eval_app.command("topics")
 def eval_topics(
     collection: CollectionOpt,
     topics: Annotated[int, typer.Option("--topics", "-n", help="topics per method")] = 20,
@@ -184,7 +182,7 @@ def eval_topics(
     from services.topics import TopicParams
 
     params = [TopicParams("lda", topics, seed), TopicParams("cluster", topics, seed, algorithm)]
-    results = run(lambda: evaluate_collection(open_engine(), collection, params))
+    results = run(lambda: evaluate_collection(open_engine().context, collection, params))
     if as_json:
         print(json.dumps([asdict(r) for r in results], indent=2))
         return

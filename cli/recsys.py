@@ -11,7 +11,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cli.common import console, err_console, fail, json_option, open_engine, run
-from cli.evaluate import eval_app
 
 Opt = typer.Option
 EVAL_MODELS = ["popularity", "als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "infae", "blend"]
@@ -30,7 +29,6 @@ def ingest_interactions(
 ) -> None:
     """Ingest a user–item interaction log; bad rows are reported with line numbers and skipped."""
     from ingest.readers.interactions import Columns, detect_format, read_interactions
-    from services.recommendations.training import ingest_interactions as ingest
 
     if not file.is_file():
         raise fail(f"no such file: {file}")
@@ -45,7 +43,11 @@ def ingest_interactions(
     with Progress(console=err_console) as progress:
         task = progress.add_task("interactions", total=None)
         stream = read_interactions(file, columns, kind)
-        report = run(lambda: ingest(engine, collection, stream, aggregate, lambda n: progress.advance(task, n)))
+        report = run(
+            lambda: engine.recommendations.ingest_interactions(
+                collection, stream, aggregate, lambda n: progress.advance(task, n)
+            )
+        )
     for error in report.errors[:20]:
         err_console.print(f"skipped {error}", highlight=False)
     console.print(f"interactions: {report.added} added, {report.updated} merged, {report.failed} bad rows skipped")
@@ -62,11 +64,9 @@ def train(
     activate: Annotated[bool, Opt(help="serve the new version at once")] = True,
 ) -> None:
     """Train a recommender on a collection's interactions, evaluate it on a held-out split, store the version."""
-    from services.recommendations.training import train as train_model
-
     engine = open_engine()
     parsed = json_option(params, "--params")
-    result = run(lambda: train_model(engine, collection, model, parsed, test_fraction, seed, activate))
+    result = run(lambda: engine.recommendations.train(collection, model, parsed, test_fraction, seed, activate))
     metrics = result["metrics"]
     console.print(
         f"trained {result['version']} ({'active' if activate else 'inactive'}): "
@@ -86,11 +86,11 @@ def recommend(
     """Recommend items for a user from the collection's active model."""
     from dataclasses import asdict
 
-    from services.recommendations.serving import Query, RecommendationService
+    from services.recommendations.types import Query
 
     engine = open_engine()
     query = Query(k=k, filter=json_option(filter_, "--filter"), explain=explain)
-    result = run(lambda: RecommendationService(engine).for_user(collection, user, query))
+    result = run(lambda: engine.recommendations.for_user(collection, user, query))
     if as_json:
         print(json.dumps(asdict(result), indent=2))
         return
@@ -101,7 +101,6 @@ def recommend(
     console.print(table)
 
 
-@eval_app.command("recsys")
 def eval_recsys(
     file: Annotated[Path, typer.Argument(help="MovieLens-format file: user item rating timestamp")],
     model: Annotated[list[str] | None, Opt("--model", help="repeatable; default: all")] = None,
@@ -124,8 +123,20 @@ def eval_recsys(
     console.print(table)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the top-level recommendation commands to the ``latentspace`` app."""
+def register(app: typer.Typer, eval_app: typer.Typer | None = None) -> None:
+    """Add the recommendation commands to the ``latentspace`` app and ``eval recsys`` to ``eval_app``."""
     app.command("ingest-interactions")(ingest_interactions)
     app.command()(train)
     app.command()(recommend)
+    _eval_group(app, eval_app).command("recsys")(eval_recsys)
+
+
+def _eval_group(app: typer.Typer, eval_app: typer.Typer | None) -> typer.Typer:
+    # Until cli/main.py passes its eval group, find the one it already added as ``eval`` (importing
+    # cli.evaluate here would be an import circle).
+    if eval_app is not None:
+        return eval_app
+    found = [g.typer_instance for g in app.registered_groups if g.name == "eval" and g.typer_instance]
+    if not found:
+        raise RuntimeError("register(app, eval_app): the app has no `eval` group")
+    return found[0]

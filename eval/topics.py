@@ -8,17 +8,14 @@ The runner fits each method in memory on the stored documents, so it changes not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latent.documents import DocumentMatrix, load_documents
+from latent.documents import DocumentMatrix
 from latent.topics.terms import tokenize
+from services.context import ServiceContext
+from services.documents_matrix import load_documents
 from services.topics import TopicParams, fit_documents
-from store import repositories as repo
-
-if TYPE_CHECKING:
-    from services.engine import Engine
 
 
 @dataclass
@@ -69,7 +66,9 @@ def evaluate_documents(docs: DocumentMatrix, params: TopicParams) -> TopicQualit
     )
 
 
-def evaluate_collection(engine: Engine, name: str, params: list[TopicParams]) -> list[TopicQuality]:
-    with engine.sessions() as session:
-        docs = load_documents(session, repo.get_collection(session, name))
+def evaluate_collection(ctx: ServiceContext, name: str, params: list[TopicParams]) -> list[TopicQuality]:
+    """Quality of each ``params`` fitted in memory on the documents of ``name`` (nothing is stored)."""
+    collection = ctx.collection(name)
+    with ctx.sessions() as session:
+        docs = load_documents(session, collection)
     return [evaluate_documents(docs, p) for p in params]

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 
 from core.errors import DimensionMismatch, IndexCorrupt, InvalidInput, LatentspaceError, UnknownIndexKind
-from core.saveddir import read_manifest, write_index_dir
+from core.saveddir import read_saved_dir, write_saved_dir
 
 __all__ = [
     "BaseIndex",
@@ -40,6 +40,7 @@ EXACT_FILTER_FRACTION = 0.03
 EXACT_FILTER_PER_K = 50
 # Bound the (queries x vectors) score matrix of brute-force search to ~64 MB of float32.
 _SCORE_BLOCK = 1 << 24
+_INDEX_KEYS = ("dim", "params")  # besides core/saveddir.py's generic keys; every saved index has them
 
 
 @runtime_checkable
@@ -363,7 +364,7 @@ class BaseIndex:
         self._lock.acquire_read()
         try:
             manifest = {"kind": self.kind, "dim": self.dim, "params": self.params, "count": len(self)}
-            write_index_dir(Path(directory), {**manifest, **self._manifest_extra()}, self._write_native)
+            write_saved_dir(Path(directory), {**manifest, **self._manifest_extra()}, self._write_native)
         finally:
             self._lock.release_read()
 
@@ -371,7 +372,7 @@ class BaseIndex:
     def load(cls, directory: Path) -> Self:
         """Load an index saved by :meth:`save`; a missing or damaged directory raises IndexCorrupt."""
         directory = Path(directory)
-        manifest = read_manifest(directory)
+        manifest = read_saved_dir(directory, required=_INDEX_KEYS)
         if manifest["kind"] != cls.kind:
             raise IndexCorrupt(f"{directory} holds a {manifest['kind']!r} index, not {cls.kind!r}")
         try:

@@ -9,20 +9,13 @@ directions do not explain score high.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.errors import InvalidInput, ModelNotFitted
-from latent.documents import load_documents
-from latent.storage import latent_root, read_meta, write_atomically
-from store import repositories as repo
-
-if TYPE_CHECKING:
-    from services.engine import Engine
+from core.errors import InvalidInput
+from latent.saved import load_array, load_meta, save_model
 
 METHODS = ("pca", "autoencoder")
 
@@ -58,16 +51,15 @@ class Compressor:
         return np.sum((x - self.decode(self.encode(x))) ** 2, axis=1)
 
     def save(self, directory: Path) -> None:
-        for i, w in enumerate(self.weights):
-            np.save(directory / f"w{i}.npy", w)
+        """Replace ``directory`` with this compressor, crash-safely (latent/saved.py)."""
         meta = {"method": self.method, "dim": self.dim, "arrays": len(self.weights)}
-        (directory / "model.json").write_text(json.dumps(meta))
+        save_model(directory, "compressor", meta, {f"w{i}": w for i, w in enumerate(self.weights)})
 
     @classmethod
     def load(cls, directory: Path) -> Compressor:
-        meta = read_meta(directory)
-        weights = [np.load(directory / f"w{i}.npy", allow_pickle=False) for i in range(meta["arrays"])]
-        return cls(meta["method"], weights)
+        """A compressor saved by :meth:`save`; IndexCorrupt when it is missing or damaged."""
+        meta = load_meta(directory, "compressor")
+        return cls(meta["method"], [load_array(directory, f"w{i}") for i in range(meta["arrays"])])
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -126,36 +118,3 @@ def fit_compressor(vectors: np.ndarray, method: str, dim: int, seed: int = 0, ep
     if method not in METHODS:
         raise InvalidInput(f"unknown compression method {method!r}; choose one of {list(METHODS)}")
     return fit_pca(vectors, dim) if method == "pca" else fit_autoencoder(vectors, dim, epochs=epochs, seed=seed)
-
-
-def _directory(engine: Engine, collection_id: int) -> Path:
-    return latent_root(engine.settings.index_dir(), collection_id) / "compression"
-
-
-def fit_collection(engine: Engine, name: str, method: str = "pca", dim: int = 32, seed: int = 0) -> dict[str, Any]:
-    """Fit a compressor on a collection's document vectors; it then scores outliers."""
-    with engine.sessions() as session:
-        collection = repo.get_collection(session, name)
-        docs = load_documents(session, collection)
-    model = fit_compressor(docs.vectors, method, dim, seed)
-    write_atomically(_directory(engine, collection.id), model.save)
-    errors = model.reconstruction_error(docs.vectors)
-    return {"method": method, "dim": dim, "documents": len(docs), "mean_error": float(errors.mean())}
-
-
-def outliers(engine: Engine, name: str, k: int = 10) -> dict[str, Any]:
-    """The ``k`` documents with the largest reconstruction error under the fitted compressor."""
-    with engine.sessions() as session:
-        collection = repo.get_collection(session, name)
-        directory = _directory(engine, collection.id)
-        if not (directory / "model.json").exists():
-            raise ModelNotFitted(f"collection {name!r} has no compression model; run `latentspace compress fit`")
-        model = Compressor.load(directory)
-        docs = load_documents(session, collection)
-    if docs.vectors.shape[1] != model.weights[0].shape[0] and model.method == "pca":
-        raise ModelNotFitted(f"the compression model of {name!r} does not match its vectors; fit it again")
-    scores = model.reconstruction_error(docs.vectors)
-    order = np.argsort(-scores, kind="stable")[:k]
-    items = [{"id": docs.external_ids[i], "score": round(float(scores[i]), 6),
-              "snippet": " ".join(docs.texts[i].split())[:160]} for i in order]
-    return {"method": model.method, "dim": model.dim, "total": len(docs), "items": items}

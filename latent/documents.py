@@ -2,7 +2,8 @@
 
 A document's vector is the mean of its chunk vectors, renormalised to unit length (chunks of one
 document are close in embedding space, so the mean keeps their shared meaning); its text is its chunks
-joined in order. Both are read from the database, the source of truth.
+joined in order. Reading them from the database is services/documents_matrix.py's job; this module
+only shapes them (pure numpy).
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from store.models import Chunk, Collection, Document
 
 
 @dataclass
@@ -48,27 +45,3 @@ def join_texts(document_ids: list[int], texts: list[str]) -> dict[int, str]:
     for doc_id, text in zip(document_ids, texts, strict=True):
         joined.setdefault(int(doc_id), []).append(text)
     return {doc_id: " ".join(parts) for doc_id, parts in joined.items()}
-
-
-def load_documents(
-    session: Session, collection: Collection, document_ids: list[int] | None = None
-) -> DocumentMatrix:
-    """Every document of the collection (or those in ``document_ids``) with its vector and text."""
-    stmt = (
-        select(Chunk.document_id, Document.external_id, Chunk.text, Chunk.embedding)
-        .join(Document, Document.id == Chunk.document_id)
-        .where(Chunk.collection_id == collection.id)
-        .order_by(Chunk.document_id, Chunk.ordinal)
-    )
-    if document_ids is not None:
-        stmt = stmt.where(Chunk.document_id.in_([int(i) for i in document_ids]))
-    rows = session.execute(stmt).all()
-    dim = collection.embedder_dim
-    if not rows:
-        return DocumentMatrix(np.zeros(0, np.int64), [], np.zeros((0, dim), np.float32), [])
-    doc_ids = np.array([r[0] for r in rows], dtype=np.int64)
-    chunk_vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(len(rows), dim)
-    ids, vectors = mean_by_document(doc_ids, chunk_vectors)
-    texts = join_texts([r[0] for r in rows], [r[2] for r in rows])
-    external = {int(r[0]): r[1] for r in rows}
-    return DocumentMatrix(ids, [external[int(i)] for i in ids], vectors, [texts[int(i)] for i in ids])

@@ -9,29 +9,17 @@ a documented approximation that keeps new points next to their neighbours.
 
 from __future__ import annotations
 
-import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
 
-from core.errors import InvalidInput, ModelNotFitted
-from latent.documents import load_documents
-from latent.storage import latent_root, read_meta, write_atomically
-from store import repositories as repo
-from store.models import Collection, Document
-from store.models_topics import MapModel, MapPoint
-
-if TYPE_CHECKING:
-    from services.engine import Engine
+from core.errors import InvalidInput
+from latent.saved import load_array, load_meta, save_model
 
 METHODS = ("pca", "umap")
 KNN = 10
-_cache: dict[tuple[str, int], FittedMap] = {}
-_cache_lock = threading.Lock()
+_ARRAYS = ("mean", "basis", "anchors")
 
 
 @dataclass
@@ -54,15 +42,14 @@ class FittedMap:
         return np.einsum("nk,nkd->nd", weights, self.anchors[nearest]).astype(np.float32)
 
     def save(self, directory: Path) -> None:
-        for name in ("mean", "basis", "anchors"):
-            np.save(directory / f"{name}.npy", getattr(self, name))
-        (directory / "model.json").write_text(json.dumps({"method": self.method}))
+        """Replace ``directory`` with this map, crash-safely (latent/saved.py)."""
+        save_model(directory, "map", {"method": self.method}, {name: getattr(self, name) for name in _ARRAYS})
 
     @classmethod
     def load(cls, directory: Path) -> FittedMap:
-        meta = read_meta(directory)
-        arrays = [np.load(directory / f"{n}.npy", allow_pickle=False) for n in ("mean", "basis", "anchors")]
-        return cls(meta["method"], *arrays)
+        """A map saved by :meth:`save`; IndexCorrupt when it is missing or damaged."""
+        meta = load_meta(directory, "map")
+        return cls(meta["method"], *(load_array(directory, name) for name in _ARRAYS))
 
 
 def fit_projection(vectors: np.ndarray, method: str = "pca", seed: int = 0, neighbours: int = 15) -> FittedMap:
@@ -93,98 +80,3 @@ def _fix_signs(components: np.ndarray) -> np.ndarray:
     rows = np.arange(len(components))
     signs = np.sign(components[rows, np.argmax(np.abs(components), axis=1)])
     return components * np.where(signs == 0, 1, signs)[:, None]
-
-
-def fit_map(engine: Engine, name: str, method: str = "pca", seed: int = 0) -> dict[str, Any]:
-    """Project every document of ``name`` to 2-D, make it the active map, store the positions."""
-    with engine.sessions() as session:
-        collection = repo.get_collection(session, name)
-        docs = load_documents(session, collection)
-    fitted = fit_projection(docs.vectors, method, seed)
-    positions = fitted.anchors if method == "umap" else fitted.transform(docs.vectors)
-    with engine.write_lock, engine.sessions.begin() as session:
-        session.execute(update(MapModel).where(MapModel.collection_id == collection.id).values(active=False))
-        model = MapModel(collection_id=collection.id, method=method, params={"seed": seed}, active=True)
-        session.add(model)
-        session.flush()
-        write_atomically(_directory(engine, collection.id, model.id), fitted.save)
-        _write_points(session, model.id, docs.ids, positions)
-        summary = {"map_id": model.id, "method": method, "documents": len(docs)}
-    placed = select(MapPoint.document_id).where(MapPoint.map_id == summary["map_id"])
-    with engine.sessions() as session:  # documents written during the fit are placed like later ones
-        late = list(session.scalars(select(Document.id).where(
-            Document.collection_id == collection.id, Document.id.not_in(placed))))
-    place_documents(engine, collection, late)
-    return summary
-
-
-def _write_points(session, map_id: int, document_ids: np.ndarray, positions: np.ndarray) -> None:  # noqa: ANN001
-    rows = [{"map_id": map_id, "document_id": int(d), "x": float(p[0]), "y": float(p[1])}
-            for d, p in zip(document_ids, positions, strict=True)]
-    if rows:
-        session.execute(MapPoint.__table__.insert(), rows)
-
-
-def _directory(engine: Engine, collection_id: int, map_id: int) -> Path:
-    return latent_root(engine.settings.index_dir(), collection_id) / f"map-{map_id}"
-
-
-def active_map(session, collection_id: int) -> MapModel | None:  # noqa: ANN001
-    stmt = select(MapModel).where(MapModel.collection_id == collection_id, MapModel.active)
-    return session.scalar(stmt.order_by(MapModel.id.desc()).limit(1))
-
-
-def place_documents(engine: Engine, collection: Collection, document_ids: list[int]) -> None:
-    """Place new or changed documents on the active map by its fitted transform (no refit)."""
-    with engine.sessions.begin() as session:
-        model = active_map(session, collection.id)
-        if model is None or not document_ids:
-            return
-        session.execute(
-            delete(MapPoint).where(MapPoint.map_id == model.id, MapPoint.document_id.in_(document_ids))
-        )
-        docs = load_documents(session, collection, document_ids)
-        if len(docs):
-            key = (str(engine.settings.index_dir().resolve()), model.id)
-            with _cache_lock:
-                if key not in _cache:
-                    _cache[key] = FittedMap.load(_directory(engine, collection.id, model.id))
-                fitted = _cache[key]
-            _write_points(session, model.id, docs.ids, fitted.transform(docs.vectors))
-
-
-def map_points(engine: Engine, name: str, sample: int | None = None, seed: int = 0) -> dict[str, Any]:
-    """Points (id, x, y, topic, label) of the active map; ``sample`` draws that many at random (seeded)."""
-    from services.topics import active_model, document_topics
-
-    with engine.sessions() as session:
-        collection = repo.get_collection(session, name)
-        model = active_map(session, collection.id)
-        if model is None:
-            raise ModelNotFitted(f"collection {name!r} has no map; run `latentspace map fit`")
-        stmt = (select(MapPoint.document_id, Document.external_id, MapPoint.x, MapPoint.y)
-                .join(Document, Document.id == MapPoint.document_id)
-                .where(MapPoint.map_id == model.id).order_by(MapPoint.document_id))
-        rows = session.execute(stmt).all()
-        total = len(rows)
-        if sample is not None and sample < total:
-            picked = np.sort(np.random.default_rng(seed).choice(total, size=sample, replace=False))
-            rows = [rows[i] for i in picked]
-        topics_model = active_model(session, collection.id)
-        doc_ids = [r[0] for r in rows]
-        topics = document_topics(session, topics_model.id, doc_ids) if topics_model else {}
-        snippets = _snippets(session, doc_ids)
-        points = [{"id": ext, "x": x, "y": y, "topic": topics.get(d), "label": snippets.get(d, "")}
-                  for d, ext, x, y in rows]
-        return {"map_id": model.id, "method": model.method, "total": total, "points": points}
-
-
-def _snippets(session, document_ids: list[int], length: int = 160) -> dict[int, str]:  # noqa: ANN001
-    from store.models import Chunk
-
-    found: dict[int, str] = {}
-    for start in range(0, len(document_ids), 500):
-        part = document_ids[start : start + 500]
-        stmt = select(Chunk.document_id, Chunk.text).where(Chunk.document_id.in_(part), Chunk.ordinal == 0)
-        found.update({int(d): " ".join(t.split())[:length] for d, t in session.execute(stmt)})
-    return found

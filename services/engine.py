@@ -27,15 +27,19 @@ from ingest.chunking import DEFAULT_CHUNKING, check_chunking, collection_chunkin
 from ingest.clip import load_image_embedder
 from ingest.embedders import Embedder, EmbedderCache
 from ingest.readers import RowError, SourceDocument
+from services.compression import CompressionService
 from services.context import ServiceContext
 from services.hitcache import HitCache
 from services.images import ThumbnailListener
+from services.maps import MapService
+from services.recommendations.facade import RecommendationFacade
 from services.search.dispatch import run_search
 from services.search.types import SearchRequest, SearchResult
 from services.sync.latent import LatentListener
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
 from services.sync.vectors import VectorIndexes
+from services.topics import TopicService
 from store import repositories as repo
 from store.models import Collection, Document
 from store.session import create_db_engine, create_session_factory, database_error
@@ -81,6 +85,11 @@ class Engine:
         self.add_listener(ctx.lexical)
         self.add_listener(LatentListener(ctx))  # topics + map positions of new documents
         self.add_listener(ThumbnailListener(settings.data_dir, sessions))  # image thumbnails of gone content
+        # latent services: bound to the context; the API and CLI call them as engine.<feature>.<method>
+        self.topics = TopicService(ctx)
+        self.maps = MapService(ctx)
+        self.compression = CompressionService(ctx)
+        self.recommendations = RecommendationFacade(ctx, search=self.search)
 
     # Shortcuts to the context's members (read-only views for callers of the facade).
     @property

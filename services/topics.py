@@ -1,4 +1,4 @@
-"""Fit, store, assign and read topic models of a collection (the functions the API and CLI call)."""
+"""Fit, store, assign and read topic models of a collection (what the API and CLI call via the Engine)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,27 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, ModelNotFitted, TopicNotFound
-from latent.documents import DocumentMatrix, load_documents
-from latent.storage import latent_root, read_meta, write_atomically
-from latent.topics.cluster import ClusterTopics, fit_clusters
-from latent.topics.lda import LdaTopics, fit_lda
+from latent.documents import DocumentMatrix
+from latent.saved import load_meta
+from services.context import ServiceContext
+from services.documents_matrix import load_documents
+from services.latent_paths import model_dir
 from store import repositories as repo
-from store.models import Collection, Document
-from store.models_topics import DocumentTopic, Topic, TopicModel
+from store import topics as trepo
+from store.models import Collection
+from store.models_topics import Topic, TopicModel
 
-if TYPE_CHECKING:
-    from services.engine import Engine
+if TYPE_CHECKING:  # the models import scikit-learn: loaded on first fit or assignment, not with the Engine
+    from latent.topics.cluster import ClusterTopics
+    from latent.topics.lda import LdaTopics
+
+    FittedTopics = LdaTopics | ClusterTopics
 
 METHODS = ("lda", "cluster")
-FittedTopics = LdaTopics | ClusterTopics
+# Fitted models by (index dir, model id): shared by every service object of the process (the write
+# listener and the Engine's facade), loaded once; a model's files never change after its fit.
 _cache: dict[tuple[str, int], FittedTopics] = {}
 _cache_lock = threading.Lock()
 
@@ -38,41 +42,11 @@ class TopicParams:
     min_cluster_size: int = 10
 
 
-def fit_topics(engine: Engine, name: str, params: TopicParams) -> dict[str, Any]:
-    """Fit a topic model on every document of ``name``, make it the active one, return its summary."""
-    if params.method not in METHODS:
-        raise InvalidInput(f"unknown topic method {params.method!r}; choose one of {list(METHODS)}")
-    with engine.sessions() as session:
-        collection = repo.get_collection(session, name)
-        docs = load_documents(session, collection)
-    if len(docs) < 2:
-        raise InvalidInput(f"collection {name!r} has {len(docs)} documents; topics need at least 2")
-    fitted, labels, ids, weights = fit_documents(docs, params)
-    with engine.write_lock, engine.sessions.begin() as session:
-        session.execute(
-            update(TopicModel).where(TopicModel.collection_id == collection.id).values(active=False)
-        )
-        model = TopicModel(collection_id=collection.id, method=params.method, params=vars(params), active=True)
-        session.add(model)
-        session.flush()
-        write_atomically(_directory(engine, collection.id, model.id), fitted.save)
-        sizes = _write_topics(session, model, fitted, docs, labels, weights)
-        _write_assignments(session, model.id, docs.ids, labels, ids, weights)
-        model.stats = {"documents": len(docs), "topics": fitted.n_topics, "outliers": sizes.get(-1, 0)}
-        view = model_view(model)
-    # Documents written while the model was being fitted get their topics like any later document.
-    assign_documents(engine, collection, unassigned_documents(engine, collection.id, model.id))
-    return view
-
-
-def unassigned_documents(engine: Engine, collection_id: int, model_id: int) -> list[int]:
-    assigned = select(DocumentTopic.document_id).where(DocumentTopic.model_id == model_id)
-    stmt = select(Document.id).where(Document.collection_id == collection_id, Document.id.not_in(assigned))
-    with engine.sessions() as session:
-        return [int(i) for i in session.scalars(stmt)]
-
-
 def fit_documents(docs: DocumentMatrix, params: TopicParams) -> tuple[FittedTopics, np.ndarray, np.ndarray, np.ndarray]:
+    """Fit ``params.method`` on documents: (model, labels, ranked topic ids, weights); no I/O."""
+    from latent.topics.cluster import fit_clusters
+    from latent.topics.lda import fit_lda
+
     if params.method == "lda":
         model, mixtures = fit_lda(docs.texts, params.n_topics, params.seed)
         return (model, *_ranked(mixtures))
@@ -94,79 +68,9 @@ def _ranked(mixtures: np.ndarray, top: int = 3) -> tuple[np.ndarray, np.ndarray,
 
 def assign(fitted: FittedTopics, docs: DocumentMatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Topics of documents by an already fitted model (labels, ranked topic ids, weights); no refit."""
-    if isinstance(fitted, LdaTopics):
+    if fitted.method == "lda":
         return _ranked(fitted.transform(docs.texts))
     return fitted.assign(docs.vectors)
-
-
-def _write_topics(session, model, fitted, docs, labels, weights) -> dict[int, int]:  # noqa: ANN001
-    terms = fitted.topic_terms() if isinstance(fitted, LdaTopics) else fitted.terms
-    sizes = {int(t): int(c) for t, c in zip(*np.unique(labels, return_counts=True), strict=True)}
-    topic_ids = list(range(fitted.n_topics)) + ([-1] if -1 in sizes else [])
-    for topic_id in topic_ids:
-        members = np.flatnonzero(labels == topic_id)
-        best = members[np.argsort(-weights[members, 0], kind="stable")[:5]]
-        session.add(
-            Topic(
-                model_id=model.id,
-                topic_id=topic_id,
-                terms=terms[topic_id] if topic_id >= 0 else [],
-                size=sizes.get(topic_id, 0),
-                representatives=[docs.external_ids[i] for i in best],
-            )
-        )
-    return sizes
-
-
-def _write_assignments(session: Session, model_id: int, document_ids, labels, ids, weights) -> None:  # noqa: ANN001
-    rows = []
-    for row, doc_id in enumerate(document_ids):
-        rows.append(_row(model_id, doc_id, 0, labels[row], weights[row, 0]))
-        rows.extend(_row(model_id, doc_id, r, ids[row, r], weights[row, r]) for r in range(1, ids.shape[1]))
-    if rows:
-        session.execute(DocumentTopic.__table__.insert(), rows)
-
-
-def _row(model_id: int, doc_id: int, rank: int, topic: int, weight: float) -> dict[str, Any]:
-    return {"model_id": model_id, "document_id": int(doc_id), "rank": rank, "topic_id": int(topic),
-            "weight": round(float(weight), 6)}
-
-
-def _directory(engine: Engine, collection_id: int, model_id: int):  # noqa: ANN202
-    return latent_root(engine.settings.index_dir(), collection_id) / f"topics-{model_id}"
-
-
-def active_model(session: Session, collection_id: int) -> TopicModel | None:
-    stmt = select(TopicModel).where(TopicModel.collection_id == collection_id, TopicModel.active)
-    return session.scalar(stmt.order_by(TopicModel.id.desc()).limit(1))
-
-
-def load_fitted(engine: Engine, collection_id: int, model: TopicModel) -> FittedTopics:
-    key = (str(engine.settings.index_dir().resolve()), model.id)
-    with _cache_lock:
-        if key not in _cache:
-            directory = _directory(engine, collection_id, model.id)
-            meta = read_meta(directory)
-            loader = LdaTopics if meta["method"] == "lda" else ClusterTopics
-            _cache[key] = loader.load(directory, meta)
-        return _cache[key]
-
-
-def assign_documents(engine: Engine, collection: Collection, document_ids: list[int]) -> None:
-    """Give documents (new or changed) their topics by the active model, replacing earlier ones."""
-    with engine.sessions.begin() as session:
-        model = active_model(session, collection.id)
-        if model is None or not document_ids:
-            return
-        docs = load_documents(session, collection, document_ids)
-        session.execute(
-            delete(DocumentTopic).where(
-                DocumentTopic.model_id == model.id, DocumentTopic.document_id.in_([int(i) for i in document_ids])
-            )
-        )
-        if len(docs):
-            labels, ids, weights = assign(load_fitted(engine, collection.id, model), docs)
-            _write_assignments(session, model.id, docs.ids, labels, ids, weights)
 
 
 def model_view(model: TopicModel) -> dict[str, Any]:
@@ -174,64 +78,101 @@ def model_view(model: TopicModel) -> dict[str, Any]:
             "created_at": model.created_at.isoformat()}
 
 
-def _require_model(session: Session, name: str) -> tuple[Collection, TopicModel]:
-    collection = repo.get_collection(session, name)
-    model = active_model(session, collection.id)
-    if model is None:
-        raise ModelNotFitted(f"collection {name!r} has no topic model; run `latentspace topics fit`")
-    return collection, model
-
-
-def list_topics(engine: Engine, name: str) -> dict[str, Any]:
-    with engine.sessions() as session:
-        _collection, model = _require_model(session, name)
-        sizes = _live_sizes(session, model.id)
-        topics = session.scalars(select(Topic).where(Topic.model_id == model.id).order_by(Topic.topic_id))
-        return {"model": model_view(model), "topics": [_topic_view(t, sizes) for t in topics]}
-
-
-def _live_sizes(session: Session, model_id: int) -> dict[int, int]:
-    stmt = (
-        select(DocumentTopic.topic_id, func.count())
-        .where(DocumentTopic.model_id == model_id, DocumentTopic.rank == 0)
-        .group_by(DocumentTopic.topic_id)
-    )
-    return {int(t): int(c) for t, c in session.execute(stmt)}
-
-
-def _topic_view(topic: Topic, sizes: dict[int, int]) -> dict[str, Any]:
+def topic_view(topic: Topic, sizes: dict[int, int]) -> dict[str, Any]:
     return {"id": topic.topic_id, "label": " ".join(t for t, _ in topic.terms[:3]) or "outliers",
             "terms": [{"term": t, "weight": w} for t, w in topic.terms], "size": sizes.get(topic.topic_id, 0),
             "representatives": topic.representatives}
 
 
-def topic_documents(engine: Engine, name: str, topic_id: int, offset: int, limit: int) -> dict[str, Any]:
-    """One topic with a page of the documents assigned to it, best weight first."""
-    with engine.sessions() as session:
-        _collection, model = _require_model(session, name)
-        topic = session.scalar(select(Topic).where(Topic.model_id == model.id, Topic.topic_id == topic_id))
-        if topic is None:
-            raise TopicNotFound(f"topic {topic_id} does not exist in the active model of {name!r}")
-        where = (DocumentTopic.model_id == model.id, DocumentTopic.topic_id == topic_id, DocumentTopic.rank == 0)
-        stmt = (
-            select(Document.external_id, DocumentTopic.weight)
-            .join(Document, Document.id == DocumentTopic.document_id)
-            .where(*where)
-            .order_by(DocumentTopic.weight.desc(), Document.id)
-            .offset(offset)
-            .limit(limit)
-        )
-        items = [{"id": ext, "weight": w} for ext, w in session.execute(stmt)]
-        total = session.scalar(select(func.count()).select_from(DocumentTopic).where(*where)) or 0
-        return {"topic": _topic_view(topic, {topic_id: total}), "items": items, "total": total,
-                "offset": offset, "limit": limit}
+class TopicService:
+    """Topic models of the collections of one context."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    def fit(self, name: str, params: TopicParams) -> dict[str, Any]:
+        """Fit a topic model on every document of ``name``, make it the active one, return its summary."""
+        if params.method not in METHODS:
+            raise InvalidInput(f"unknown topic method {params.method!r}; choose one of {list(METHODS)}")
+        with self.ctx.sessions() as session:
+            collection = repo.get_collection(session, name)
+            docs = load_documents(session, collection)
+        if len(docs) < 2:
+            raise InvalidInput(f"collection {name!r} has {len(docs)} documents; topics need at least 2")
+        fitted, labels, ids, weights = fit_documents(docs, params)
+        with self.ctx.write_lock, self.ctx.sessions.begin() as session:
+            model = trepo.add_active_model(session, collection.id, params.method, vars(params))
+            fitted.save(model_dir(self.ctx.settings, collection.id, f"topics-{model.id}"))
+            sizes = _write_topics(session, model.id, fitted, docs, labels, weights)
+            trepo.write_assignments(session, model.id, docs.ids, labels, ids, weights)
+            model.stats = {"documents": len(docs), "topics": fitted.n_topics, "outliers": sizes.get(-1, 0)}
+            view = model_view(model)
+        # Documents written while the model was being fitted get their topics like any later document.
+        with self.ctx.sessions() as session:
+            late = trepo.unassigned_documents(session, collection.id, view["model_id"])
+        self.assign_documents(collection, late)
+        return view
+
+    def assign_documents(self, collection: Collection, document_ids: list[int]) -> None:
+        """Give documents (new or changed) their topics by the active model, replacing earlier ones."""
+        with self.ctx.sessions.begin() as session:
+            model = trepo.active_model(session, collection.id)
+            if model is None or not document_ids:
+                return
+            docs = load_documents(session, collection, document_ids)
+            trepo.delete_assignments(session, model.id, document_ids)
+            if len(docs):
+                labels, ids, weights = assign(self._fitted(collection.id, model.id), docs)
+                trepo.write_assignments(session, model.id, docs.ids, labels, ids, weights)
+
+    def _fitted(self, collection_id: int, model_id: int) -> FittedTopics:
+        from latent.topics.cluster import ClusterTopics
+        from latent.topics.lda import LdaTopics
+
+        key = (str(self.ctx.settings.index_dir().resolve()), model_id)
+        with _cache_lock:
+            if key not in _cache:
+                directory = model_dir(self.ctx.settings, collection_id, f"topics-{model_id}")
+                meta = load_meta(directory, "topics")
+                loader = LdaTopics if meta["method"] == "lda" else ClusterTopics
+                _cache[key] = loader.load(directory, meta)
+            return _cache[key]
+
+    def list(self, name: str) -> dict[str, Any]:
+        """The active model and its topics, with live sizes (new documents included)."""
+        with self.ctx.sessions() as session:
+            model = self._require_model(session, name)
+            sizes = trepo.live_sizes(session, model.id)
+            topics = [topic_view(t, sizes) for t in trepo.topics(session, model.id)]
+            return {"model": model_view(model), "topics": topics}
+
+    def documents(self, name: str, topic_id: int, offset: int, limit: int) -> dict[str, Any]:
+        """One topic with a page of the documents assigned to it, best weight first."""
+        with self.ctx.sessions() as session:
+            model = self._require_model(session, name)
+            topic = trepo.topic(session, model.id, topic_id)
+            if topic is None:
+                raise TopicNotFound(f"topic {topic_id} does not exist in the active model of {name!r}")
+            items, total = trepo.topic_page(session, model.id, topic_id, offset, limit)
+            return {"topic": topic_view(topic, {topic_id: total}), "items": items, "total": total,
+                    "offset": offset, "limit": limit}
+
+    def _require_model(self, session, name: str) -> TopicModel:  # noqa: ANN001
+        model = trepo.active_model(session, repo.get_collection(session, name).id)
+        if model is None:
+            raise ModelNotFitted(f"collection {name!r} has no topic model; run `latentspace topics fit`")
+        return model
 
 
-def document_topics(session: Session, model_id: int, document_ids: list[int]) -> dict[int, int]:
-    """Assigned (rank-0) topic of each document id."""
-    stmt = select(DocumentTopic.document_id, DocumentTopic.topic_id).where(
-        DocumentTopic.model_id == model_id, DocumentTopic.rank == 0
-    )
-    if len(document_ids) <= 500:
-        stmt = stmt.where(DocumentTopic.document_id.in_([int(i) for i in document_ids]))
-    return {int(d): int(t) for d, t in session.execute(stmt)}
+def _write_topics(session, model_id: int, fitted, docs: DocumentMatrix, labels, weights) -> dict[int, int]:  # noqa: ANN001
+    """One Topic row per topic (and the outlier bucket -1): terms, size, five representatives."""
+    terms = fitted.topic_terms() if fitted.method == "lda" else fitted.terms
+    sizes = {int(t): int(c) for t, c in zip(*np.unique(labels, return_counts=True), strict=True)}
+    topic_ids = list(range(fitted.n_topics)) + ([-1] if -1 in sizes else [])
+    for topic_id in topic_ids:
+        members = np.flatnonzero(labels == topic_id)
+        best = members[np.argsort(-weights[members, 0], kind="stable")[:5]]
+        representatives = [docs.external_ids[i] for i in best]
+        trepo.add_topic(session, model_id, topic_id, terms[topic_id] if topic_id >= 0 else [], sizes.get(topic_id, 0),
+                        representatives)
+    return sizes

@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import CollectionNotFound
-from ingest.readers.interactions import Interaction as Event
 from store.filters import compile_filter
 from store.models import Chunk, Collection, Document
 from store.models_recsys import ActiveModel, Interaction, ModelVersion, RecsysItem, RecsysUser
 
 AGGREGATES = ("sum", "max", "last")
 _PART = 500  # stay under SQLite's bound-parameter limit
+
+
+class Event(Protocol):
+    """One user–item event as readers produce it (ingest/readers/interactions.py's Interaction)."""
+
+    @property
+    def user(self) -> str: ...
+
+    @property
+    def item(self) -> str: ...
+
+    @property
+    def value(self) -> float: ...
+
+    @property
+    def timestamp(self) -> float | None: ...
 
 
 def _ids_by_external(session: Session, table: type, collection_id: int, names: Sequence[str]) -> dict[str, int]:

@@ -8,8 +8,6 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import EngineDep
-from latent import compression, maps
-from services import topics
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["latent"])
 
@@ -83,7 +81,7 @@ class OutliersOut(BaseModel):
 
 @router.get("/topics", response_model=TopicsOut)
 def list_topics(name: str, engine: EngineDep) -> dict[str, Any]:
-    return topics.list_topics(engine, name)
+    return engine.topics.list(name)
 
 
 @router.get("/topics/{topic_id}", response_model=TopicPageOut)
@@ -94,16 +92,16 @@ def get_topic(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
-    return topics.topic_documents(engine, name, topic_id, offset, limit)
+    return engine.topics.documents(name, topic_id, offset, limit)
 
 
 @router.get("/map", response_model=MapOut)
 def get_map(
     name: str, engine: EngineDep, sample: Annotated[int | None, Query(ge=1, le=100_000)] = None
 ) -> dict[str, Any]:
-    return maps.map_points(engine, name, sample)
+    return engine.maps.points(name, sample)
 
 
 @router.get("/outliers", response_model=OutliersOut)
 def get_outliers(name: str, engine: EngineDep, k: Annotated[int, Query(ge=1, le=1000)] = 10) -> dict[str, Any]:
-    return compression.outliers(engine, name, k)
+    return engine.compression.outliers(name, k)

@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep
 from api.params import json_object
 from core.errors import InvalidFilter, PayloadTooLarge
 from ingest.readers.interactions import Interaction
-from services.recommendations.serving import Query as RecQuery
-from services.recommendations.serving import RecommendationService
-from services.recommendations.training import ingest_interactions
+from services.recommendations.types import Query as RecQuery
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["recommendations"])
 
@@ -46,27 +44,18 @@ class ColdUserIn(BaseModel):
     explain: bool = False
 
 
-def service(request: Request, engine: EngineDep) -> RecommendationService:
-    """One service per app, built on first use (nothing at import time)."""
-    state = request.app.state
-    if getattr(state, "recommendations", None) is None or state.recommendations.engine is not engine:
-        state.recommendations = RecommendationService(engine)
-    return state.recommendations
-
-
 @router.post("/interactions")
 def add_interactions(name: str, body: InteractionsIn, engine: EngineDep) -> dict[str, Any]:
     if len(body.interactions) > engine.settings.max_batch_documents * 100:
         raise PayloadTooLarge("too many interactions in one request")
     events = [Interaction(i.user, i.item, i.value, i.timestamp) for i in body.interactions]
-    return asdict(ingest_interactions(engine, name, events, body.aggregate))
+    return asdict(engine.recommendations.ingest_interactions(name, events, body.aggregate))
 
 
 @router.get("/users/{user}/recommendations")
 def user_recommendations(
     name: str,
     user: str,
-    request: Request,
     engine: EngineDep,
     k: Annotated[int, Query()] = 10,
     exclude_seen: bool = True,
@@ -75,16 +64,16 @@ def user_recommendations(
 ) -> dict[str, Any]:
     spec = json_object(filter, "filter", InvalidFilter)
     query = RecQuery(k=k, exclude_seen=exclude_seen, filter=spec, explain=explain)
-    return asdict(service(request, engine).for_user(name, user, query))
+    return asdict(engine.recommendations.for_user(name, user, query))
 
 
 @router.post("/recommendations")
-def cold_user_recommendations(name: str, body: ColdUserIn, request: Request, engine: EngineDep) -> dict[str, Any]:
+def cold_user_recommendations(name: str, body: ColdUserIn, engine: EngineDep) -> dict[str, Any]:
     pairs = [(i.item, i.value) for i in body.interactions] + [(p, 1.0) for p in body.positive]
     query = RecQuery(k=body.k, exclude_seen=body.exclude_seen, filter=body.filter, explain=body.explain)
-    return asdict(service(request, engine).for_interactions(name, pairs, body.negative, query))
+    return asdict(engine.recommendations.for_interactions(name, pairs, body.negative, query))
 
 
 @router.get("/items/{item}/similar")
-def similar_items(name: str, item: str, request: Request, engine: EngineDep, k: int = 10) -> dict[str, Any]:
-    return asdict(service(request, engine).similar_items(name, item, k))
+def similar_items(name: str, item: str, engine: EngineDep, k: int = 10) -> dict[str, Any]:
+    return asdict(engine.recommendations.similar_items(name, item, k))

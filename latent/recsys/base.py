@@ -6,11 +6,12 @@ negative value marks a negative example. ``timestamps`` (optional, at fit time o
 with the same pattern as ``user_items``: unix seconds, NaN where unknown. Scores are float32, higher is
 better. Item and user numbers are dense model indices; mapping them to database ids is the service's job.
 
-Saved state is a directory (JSON manifest + ``.npy`` arrays, swapped in atomically, see index/manifest.py).
+Saved state is a directory (JSON manifest + ``.npy`` arrays, swapped in atomically, see core/saveddir.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -18,8 +19,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from core.errors import IndexCorrupt, InvalidInput
-from core.saveddir import read_manifest, write_index_dir
+from core.saveddir import read_saved_dir, write_saved_dir
 from latent.recsys.matrix import Weighting, same_pattern
+
+_MODEL_KEYS = ("params", "n_users", "n_items", "arrays")  # besides core/saveddir.py's generic keys
 
 
 class Recommender:
@@ -143,24 +146,42 @@ class Recommender:
             for key, value in arrays.items():
                 np.save(tmp / f"{key}.npy", np.ascontiguousarray(value), allow_pickle=False)
 
-        write_index_dir(Path(directory), manifest, write)
+        write_saved_dir(Path(directory), manifest, write)
 
     @classmethod
-    def load(cls, directory: Path) -> Self:
+    def load(cls, directory: Path, create: Callable[[dict[str, Any]], Self] | None = None) -> Self:
+        """Load a saved model; ``create`` builds the empty model from its params (default: the class)."""
         directory = Path(directory)
-        manifest = read_manifest(directory)
+        manifest = read_saved_dir(directory, required=_MODEL_KEYS)
         if manifest["kind"] != cls.name:
             raise IndexCorrupt(f"{directory} holds a {manifest['kind']!r} model, not {cls.name!r}")
-        model = cls(manifest["params"])
+        model = (create or cls)(manifest["params"])
         try:
             arrays = {key: np.load(directory / f"{key}.npy", allow_pickle=False) for key in manifest["arrays"]}
         except (OSError, ValueError) as exc:
             raise IndexCorrupt(f"cannot read model arrays in {directory}: {exc.__class__.__name__}") from exc
-        model.n_users, model.n_items = int(manifest["n_users"]), int(manifest["n_items"])
-        model.weighting.restore(arrays)
         model.labels = {key[6:]: value for key, value in arrays.items() if key.startswith("label_")}
-        model._restore(arrays)
+        model.restore_state(arrays, int(manifest["n_users"]), int(manifest["n_items"]))
         return model
+
+    # -- state and raw scores, for models composed of others (the blend) ----------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted arrays and the weighting's, as :meth:`save` writes them (labels aside)."""
+        return {**self._arrays(), **self.weighting.arrays()}
+
+    def restore_state(self, arrays: dict[str, np.ndarray], n_users: int, n_items: int) -> None:
+        """The inverse of :meth:`state_arrays` for a model of ``n_users`` × ``n_items``."""
+        self.n_users, self.n_items = n_users, n_items
+        self.weighting.restore(arrays)
+        self._restore(arrays)
+
+    def similar_scores(self, item: int) -> np.ndarray:
+        """Unnormalised similarity of every item to ``item`` (its own entry included)."""
+        return self._similar_scores(item)
+
+    def contributions(self, row: sp.csr_matrix, item: int) -> np.ndarray:
+        """Contribution of each item of a raw ``row`` (in ``row.indices`` order) to ``item``'s score."""
+        return self._contributions(self.weighting.transform(row), item)
 
     # -- validation -----------------------------------------------------------------------------
     def _check_rows(self, rows: sp.csr_matrix) -> sp.csr_matrix:

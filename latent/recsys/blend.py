@@ -10,6 +10,7 @@ are saved in the blend's directory with their arrays prefixed ``<name>__``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +20,9 @@ from core.errors import InvalidInput
 from latent.recsys.base import Recommender
 
 _SEP = "__"
+# Builds a component by model name and params: the registry passes its create_model, so this module
+# never imports the registry (which imports this module to list the blend).
+ComponentFactory = Callable[[str, dict[str, Any]], Recommender]
 
 
 def znorm(scores: np.ndarray) -> np.ndarray:
@@ -45,21 +49,21 @@ class BlendRecommender(Recommender):
         "weighting": "value",
     }
 
-    def __init__(self, params: dict[str, Any] | None = None) -> None:
+    def __init__(self, params: dict[str, Any] | None = None, create: ComponentFactory | None = None) -> None:
         super().__init__(params)
         if self.params["weighting"] != "value":
             raise InvalidInput("blend passes raw values to its components; its weighting must be 'value'")
-        self.components = self._components(self.params["models"], self.params["weights"])
+        if create is None:
+            raise InvalidInput("a blend is built by latent.recsys.registry.create_model (it needs the registry)")
+        self.components = self._components(self.params["models"], self.params["weights"], create)
 
     @staticmethod
-    def _components(models: Any, weights: Any) -> dict[str, Recommender]:
-        from latent.recsys.registry import create_model  # the registry imports this module
-
+    def _components(models: Any, weights: Any, create: ComponentFactory) -> dict[str, Recommender]:
         if not isinstance(models, dict) or not isinstance(weights, dict) or not models:
             raise InvalidInput("blend needs 'models' {name: params} and 'weights' {name: weight}")
         if set(models) != set(weights) or "blend" in models:
             raise InvalidInput("blend 'weights' must name exactly the (non-blend) 'models'")
-        return {name: create_model(name, params or {}) for name, params in models.items()}
+        return {name: create(name, params or {}) for name, params in models.items()}
 
     def _combine(self, scores: dict[str, np.ndarray]) -> np.ndarray:
         weights = self.params["weights"]
@@ -81,7 +85,7 @@ class BlendRecommender(Recommender):
     def _similar_scores(self, item: int) -> np.ndarray:
         scores = {}
         for name, component in self.components.items():
-            similar = np.asarray(component._similar_scores(item), dtype=np.float64)
+            similar = np.asarray(component.similar_scores(item), dtype=np.float64)
             similar[item] = np.delete(similar, item).mean() if self.n_items > 1 else 0.0  # not part of the scale
             scores[name] = similar[None, :]
         return self._combine(scores)[0]
@@ -90,7 +94,7 @@ class BlendRecommender(Recommender):
         """Each component's contributions, scaled to sum (in absolute value) to its weight."""
         total = np.zeros(weighted_row.nnz)
         for name, component in self.components.items():
-            part = np.asarray(component._contributions(component.weighting.transform(weighted_row), item), float)
+            part = np.asarray(component.contributions(weighted_row, item), float)
             scale = np.abs(part).sum()
             if scale > 0:
                 total += float(self.params["weights"][name]) * part / scale
@@ -99,7 +103,7 @@ class BlendRecommender(Recommender):
     def _arrays(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for name, component in self.components.items():
-            for key, value in {**component._arrays(), **component.weighting.arrays()}.items():
+            for key, value in component.state_arrays().items():
                 out[f"{name}{_SEP}{key}"] = value
         return out
 
@@ -107,6 +111,4 @@ class BlendRecommender(Recommender):
         for name, component in self.components.items():
             prefix = f"{name}{_SEP}"
             own = {key[len(prefix) :]: value for key, value in arrays.items() if key.startswith(prefix)}
-            component.n_users, component.n_items = self.n_users, self.n_items
-            component.weighting.restore(own)
-            component._restore(own)
+            component.restore_state(own, self.n_users, self.n_items)

@@ -11,7 +11,6 @@ documents go to the nearest centroid, or to the outlier bucket when below that c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from sklearn.cluster import HDBSCAN, KMeans
 
 from core.errors import InvalidInput
 from latent.documents import normalise_rows
+from latent.saved import load_array, load_meta, save_model
 from latent.topics.terms import class_tfidf, corpus_min_df, make_vectorizer, top_terms
 
 OUTLIER = -1
@@ -52,15 +52,14 @@ class ClusterTopics:
         return labels, order, np.take_along_axis(probs, order, axis=1)
 
     def save(self, directory: Path) -> None:
-        np.save(directory / "centroids.npy", self.centroids)
-        np.save(directory / "thresholds.npy", self.thresholds)
+        """Replace ``directory`` with this model, crash-safely (latent/saved.py)."""
         meta = {"method": self.method, "terms": self.terms, "algorithm": self.algorithm, "seed": self.seed}
-        (directory / "model.json").write_text(json.dumps(meta))
+        save_model(directory, "topics", meta, {"centroids": self.centroids, "thresholds": self.thresholds})
 
     @classmethod
-    def load(cls, directory: Path, meta: dict) -> ClusterTopics:
-        centroids = np.load(directory / "centroids.npy", allow_pickle=False)
-        thresholds = np.load(directory / "thresholds.npy", allow_pickle=False)
+    def load(cls, directory: Path, meta: dict | None = None) -> ClusterTopics:
+        meta = meta if meta is not None else load_meta(directory, "topics")
+        centroids, thresholds = load_array(directory, "centroids"), load_array(directory, "thresholds")
         return cls(centroids, thresholds, meta["terms"], meta["algorithm"], meta["seed"])
 
 

@@ -7,7 +7,6 @@ mixture by the fitted model's own E-step (``transform``), without refitting and 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from scipy.special import psi
 from sklearn.decomposition import LatentDirichletAllocation
 
 from core.errors import InvalidInput
+from latent.saved import load_array, load_meta, save_model
 from latent.topics.terms import corpus_max_df, corpus_min_df, make_vectorizer, top_terms
 
 
@@ -63,7 +63,7 @@ class LdaTopics:
         return [top_terms(row, self.vocabulary, n) for row in weights]
 
     def save(self, directory: Path) -> None:
-        np.save(directory / "components.npy", self.components)
+        """Replace ``directory`` with this model, crash-safely (latent/saved.py)."""
         meta = {
             "method": self.method,
             "vocabulary": self.vocabulary,
@@ -71,11 +71,12 @@ class LdaTopics:
             "topic_word_prior": self.topic_word_prior,
             "seed": self.seed,
         }
-        (directory / "model.json").write_text(json.dumps(meta))
+        save_model(directory, "topics", meta, {"components": self.components})
 
     @classmethod
-    def load(cls, directory: Path, meta: dict) -> LdaTopics:
-        components = np.load(directory / "components.npy", allow_pickle=False)
+    def load(cls, directory: Path, meta: dict | None = None) -> LdaTopics:
+        meta = meta if meta is not None else load_meta(directory, "topics")
+        components = load_array(directory, "components")
         return cls(meta["vocabulary"], components, meta["doc_topic_prior"], meta["topic_word_prior"], meta["seed"])
 
 

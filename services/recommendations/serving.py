@@ -7,13 +7,14 @@ model is swapped when it changes, so a ``train`` in another process is picked up
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, ItemNotFound, ModelNotFitted
 from index.base import VectorIndex
@@ -21,15 +22,17 @@ from index.registry import load_index
 from latent.recsys.base import Recommender, csr_row, top_k
 from latent.recsys.factors import FactorRecommender
 from latent.recsys.registry import load_model
+from services.context import ServiceContext
 from services.recommendations.training import recsys_dir
-from services.search.types import SearchRequest
+from services.recommendations.types import Query, Recommendations
+from services.search.types import SearchRequest, SearchResult
 from store import recsys as rrepo
 from store import repositories as repo
+from store.models import Collection
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from services.engine import Engine
+# Search of a collection by name (the Engine's): cold items fall back to their content neighbours.
+Search = Callable[[str, SearchRequest], SearchResult]
+__all__ = ["Loaded", "Query", "RecommendationService", "Recommendations", "Search"]
 
 
 @dataclass
@@ -42,28 +45,13 @@ class Loaded:
     users: np.ndarray  # user database ids, sorted
 
 
-@dataclass
-class Query:
-    k: int = 10
-    exclude_seen: bool = True
-    filter: dict[str, Any] | None = None
-    explain: bool = False
-
-
-@dataclass
-class Recommendations:
-    items: list[dict[str, Any]]
-    source: str  # "model" | "fold_in" | "popularity" | "latent" | "content"
-    version: str
-    ignored_items: list[str] = field(default_factory=list)
-
-
 _REQUEST_SESSION: ContextVar[Session | None] = ContextVar("recsys_request_session", default=None)
 
 
 class RecommendationService:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, ctx: ServiceContext, search: Search) -> None:
+        self.ctx = ctx
+        self._search = search
         self._loaded: dict[int, Loaded] = {}
         self._lock = threading.Lock()
 
@@ -74,7 +62,7 @@ class RecommendationService:
         if current is not None:
             yield current
             return
-        with self.engine.sessions() as session:
+        with self.ctx.sessions() as session:
             token = _REQUEST_SESSION.set(session)
             try:
                 yield session
@@ -94,7 +82,7 @@ class RecommendationService:
             with self._session() as session:
                 return rrepo.active_version_by_name(session, name)
 
-        collection_id, version = self.engine.hits.value(("recsys-active", name), load)
+        collection_id, version = self.ctx.hits.value(("recsys-active", name), load)
         return collection_id, self._load(collection_id, version)
 
     def _load(self, collection_id: int, version: tuple[int, str] | None) -> Loaded:
@@ -105,14 +93,15 @@ class RecommendationService:
         if loaded is not None and loaded.version_id == version_id:
             return loaded
         with self._lock:
-            directory = recsys_dir(self.engine, collection_id) / name
+            directory = recsys_dir(self.ctx.settings, collection_id) / name
             model = load_model(directory / "model")
             index = load_index(directory / "index") if isinstance(model, FactorRecommender) else None
             loaded = Loaded(version_id, name, model, index, model.labels["items"], model.labels["users"])
             self._loaded[collection_id] = loaded
             return loaded
 
-    def _collection_id(self, name: str) -> int:
+    def collection_id(self, name: str) -> int:
+        """Database id of the collection ``name`` (CollectionNotFound if absent)."""
         with self._session() as session:
             return repo.get_collection_id(session, name)
 
@@ -147,7 +136,7 @@ class RecommendationService:
     ) -> Recommendations:
         """Cold-user fold-in from interactions / positive examples (value > 0) and negative examples."""
         self._check(query)
-        cid = self._collection_id(name)
+        cid = self.collection_id(name)
         loaded = self.active(cid)
         names = [n for n, _ in interactions] + list(negatives)
         with self._session() as session:
@@ -170,7 +159,7 @@ class RecommendationService:
     def similar_items(self, name: str, item: str, k: int = 10) -> Recommendations:
         """Neighbours in latent space; a cold item (no interactions) falls back to content embeddings."""
         self._check(Query(k=k))
-        cid = self._collection_id(name)
+        cid = self.collection_id(name)
         loaded = self.active(cid)
         with self._session() as session:
             item_id = rrepo.item_ids_by_external(session, cid, [item]).get(item)
@@ -182,8 +171,8 @@ class RecommendationService:
 
     # -- internals ------------------------------------------------------------------------------
     def _check(self, query: Query) -> None:
-        if not 1 <= query.k <= self.engine.settings.max_k:
-            raise InvalidInput(f"k must be between 1 and {self.engine.settings.max_k}")
+        if not 1 <= query.k <= self.ctx.settings.max_k:
+            raise InvalidInput(f"k must be between 1 and {self.ctx.settings.max_k}")
 
     @staticmethod
     def _columns(loaded: Loaded, item_ids: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,13 +243,13 @@ class RecommendationService:
             with self._session() as session:
                 return rrepo.item_views(session, cid, missing)
 
-        return self.engine.hits.rows(("recsys-item", cid), item_ids, load)
+        return self.ctx.hits.rows(("recsys-item", cid), item_ids, load)
 
     def _content_reasons(self, cid: int, items: list[dict[str, Any]]) -> None:
         """Add the content (embedding) similarity between a recommendation and each reason, when both are documents."""
         names = {i["id"] for i in items} | {r["item"] for i in items for r in i["reasons"]}
         with self._session() as session:
-            collection = session.get(repo.Collection, cid)
+            collection = session.get(Collection, cid)
             vectors = rrepo.document_vectors(session, cid, sorted(names), collection.embedder_dim)
         for item in items:
             for reason in item["reasons"]:
@@ -269,11 +258,11 @@ class RecommendationService:
 
     def _content_neighbours(self, name: str, cid: int, item: str, k: int, version: str) -> Recommendations:
         with self._session() as session:
-            collection = session.get(repo.Collection, cid)
+            collection = session.get(Collection, cid)
             vectors = rrepo.document_vectors(session, cid, [item], collection.embedder_dim)
         if item not in vectors:
             raise ItemNotFound(f"item {item!r} has no interactions in the active model and no document in {name!r}")
-        result = self.engine.search(name, SearchRequest(vector=vectors[item].tolist(), k=k + 1))
+        result = self._search(name, SearchRequest(vector=vectors[item].tolist(), k=k + 1))
         hits = [h for h in result.hits if h.id != item][:k]
         items = [{"id": h.id, "score": h.score, "metadata": h.metadata, "has_document": True} for h in hits]
         return Recommendations(items, "content", version)

@@ -13,22 +13,23 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from core.errors import InvalidInput
+from core.settings import Settings
 from index.registry import create_index, default_kind
 from ingest.readers.interactions import Interaction as Event
+from latent.recsys.base import Recommender
 from latent.recsys.evaluate import fit_and_evaluate
 from latent.recsys.matrix import build_matrix, build_timestamps, split_per_user
 from latent.recsys.registry import create_model
+from services.context import ServiceContext
 from store import recsys as rrepo
 from store import repositories as repo
 from store.models_recsys import ModelVersion
-
-if TYPE_CHECKING:
-    from services.engine import Engine
 
 BATCH = 5000
 
@@ -41,12 +42,12 @@ class InteractionReport:
     errors: list[str] = field(default_factory=list)
 
 
-def recsys_dir(engine: Engine, collection_id: int) -> Path:
-    return engine.settings.index_dir() / str(collection_id) / "recsys"
+def recsys_dir(settings: Settings, collection_id: int) -> Path:
+    return settings.index_dir() / str(collection_id) / "recsys"
 
 
 def ingest_interactions(
-    engine: Engine,
+    ctx: ServiceContext,
     name: str,
     stream: Iterable[Any],
     aggregate: str = "sum",
@@ -56,7 +57,7 @@ def ingest_interactions(
     if aggregate not in rrepo.AGGREGATES:
         raise InvalidInput(f"unknown aggregate rule {aggregate!r}; choose one of {list(rrepo.AGGREGATES)}")
     report = InteractionReport()
-    with engine.sessions() as session:
+    with ctx.sessions() as session:
         collection_id = repo.get_collection(session, name).id
     batch: list[Event] = []
     for record in stream:
@@ -66,16 +67,16 @@ def ingest_interactions(
             report.failed += 1
             report.errors.append(f"{record.source_uri}: line {record.line}: {record.message}")
         if len(batch) >= BATCH:
-            _write(engine, collection_id, batch, aggregate, report, on_progress)
+            _write(ctx, collection_id, batch, aggregate, report, on_progress)
             batch = []
     if batch:
-        _write(engine, collection_id, batch, aggregate, report, on_progress)
+        _write(ctx, collection_id, batch, aggregate, report, on_progress)
     return report
 
 
-def _write(engine, collection_id, batch, aggregate, report, on_progress) -> None:  # noqa: ANN001
-    # Every write holds the data dir's write lock, so readers' caches see it (core/hitcache.py).
-    with engine.write_lock, engine.sessions.begin() as session:
+def _write(ctx, collection_id, batch, aggregate, report, on_progress) -> None:  # noqa: ANN001
+    # Every write holds the data dir's write lock, so readers' caches see it (services/hitcache.py).
+    with ctx.write_lock, ctx.sessions.begin() as session:
         added, updated = rrepo.upsert_interactions(session, collection_id, batch, aggregate)
     report.added += added
     report.updated += updated
@@ -84,7 +85,7 @@ def _write(engine, collection_id, batch, aggregate, report, on_progress) -> None
 
 
 def train(
-    engine: Engine,
+    ctx: ServiceContext,
     name: str,
     model_name: str,
     params: dict[str, Any] | None = None,
@@ -94,7 +95,7 @@ def train(
 ) -> dict[str, Any]:
     """Evaluate ``model_name`` on a held-out split, refit on everything, store and (by default) activate."""
     create_model(model_name, params)  # reject unknown models/params before any work
-    with engine.sessions() as session:
+    with ctx.sessions() as session:
         collection_id = repo.get_collection(session, name).id
         users, items, values, times = rrepo.all_interactions(session, collection_id)
     if not len(users):
@@ -103,24 +104,14 @@ def train(
     item_labels, i = np.unique(items, return_inverse=True)
     shape = (len(user_labels), len(item_labels))
     matrix, timestamps = build_matrix(u, i, values, shape), build_timestamps(u, i, times, shape)
-    split = split_per_user(matrix, test_fraction, seed, timestamps)
-    _, metrics = fit_and_evaluate(model_name, params, split.train, split.test, train_timestamps=split.train_timestamps)
-    started = time.perf_counter()
-    model = create_model(model_name, params).fit(matrix, timestamps)
-    metrics["final_train_seconds"] = round(time.perf_counter() - started, 3)
+    model, metrics = _evaluate_and_fit(model_name, params, matrix, timestamps, test_fraction, seed)
     model.labels = {
         "users": user_labels,
         "items": item_labels,
         "popularity": np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel(),
     }
     version = f"{model_name}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
-    directory = recsys_dir(engine, collection_id) / version
-    model.save(directory / "model")
-    vectors = model.item_vectors()
-    if vectors is not None:
-        index = create_index(default_kind(len(item_labels), engine.settings.exact_threshold), vectors.shape[1])
-        index.add(item_labels, vectors)
-        index.save(directory / "index")
+    _save_version(ctx.settings, recsys_dir(ctx.settings, collection_id) / version, model, item_labels)
     protocol = {
         "test_fraction": test_fraction,
         "seed": seed,
@@ -128,7 +119,7 @@ def train(
         "items": int(matrix.shape[1]),
         "interactions": int(matrix.nnz),
     }
-    with engine.write_lock, engine.sessions.begin() as session:
+    with ctx.write_lock, ctx.sessions.begin() as session:
         row = ModelVersion(
             collection_id=collection_id,
             version=version,
@@ -143,8 +134,35 @@ def train(
     return {"version": version, "model": model_name, "params": model.params, "metrics": row.metrics, "active": activate}
 
 
-def activate_version(engine: Engine, name: str, version: str) -> None:
-    with engine.write_lock, engine.sessions.begin() as session:
+def _evaluate_and_fit(
+    model_name: str,
+    params: dict[str, Any] | None,
+    matrix: sp.csr_matrix,
+    timestamps: sp.csr_matrix,
+    test_fraction: float,
+    seed: int,
+) -> tuple[Recommender, dict[str, Any]]:
+    """Metrics on a held-out split, then the model refitted on every interaction."""
+    split = split_per_user(matrix, test_fraction, seed, timestamps)
+    _, metrics = fit_and_evaluate(model_name, params, split.train, split.test, train_timestamps=split.train_timestamps)
+    started = time.perf_counter()
+    model = create_model(model_name, params).fit(matrix, timestamps)
+    metrics["final_train_seconds"] = round(time.perf_counter() - started, 3)
+    return model, metrics
+
+
+def _save_version(settings: Settings, directory: Path, model: Recommender, item_labels: np.ndarray) -> None:
+    """``model/`` and, for factor models, ``index/`` (item factors keyed by item database id)."""
+    model.save(directory / "model")
+    vectors = model.item_vectors()
+    if vectors is not None:
+        index = create_index(default_kind(len(item_labels), settings.exact_threshold), vectors.shape[1])
+        index.add(item_labels, vectors)
+        index.save(directory / "index")
+
+
+def activate_version(ctx: ServiceContext, name: str, version: str) -> None:
+    with ctx.write_lock, ctx.sessions.begin() as session:
         collection_id = repo.get_collection(session, name).id
         match = [v for v in rrepo.versions(session, collection_id) if v.version == version]
         if not match:
@@ -152,8 +170,8 @@ def activate_version(engine: Engine, name: str, version: str) -> None:
         rrepo.set_active(session, collection_id, match[0].id)
 
 
-def list_versions(engine: Engine, name: str) -> list[dict[str, Any]]:
-    with engine.sessions() as session:
+def list_versions(ctx: ServiceContext, name: str) -> list[dict[str, Any]]:
+    with ctx.sessions() as session:
         collection_id = repo.get_collection(session, name).id
         active = rrepo.active_version(session, collection_id)
         return [

@@ -1,8 +1,8 @@
 """Keep topics and map positions current: new or changed documents get them from the fitted models.
 
-Registered on the Engine as a write listener (core/listeners.py). After each committed write, the
-documents in the delta are assigned topics by the collection's active topic model and placed on its
-active map by the fitted transforms; nothing is refitted. Deleted documents lose their rows through
+Registered on the Engine as a write listener (services/sync/listeners.py). After each committed write,
+the documents in the delta are assigned topics by the collection's active topic model and placed on
+its active map by the fitted transforms; nothing is refitted. Deleted documents lose their rows through
 the database's ON DELETE CASCADE. ``rebuild`` re-assigns every document with the same fitted models.
 """
 
@@ -11,13 +11,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from ingest.pipeline import IndexDelta
-from latent.storage import remove_collection
-from store.models import Collection, Document
+from services.latent_paths import remove_collection
+from store import topics as trepo
+from store.models import Collection
 
 if TYPE_CHECKING:
+    from ingest.pipeline import IndexDelta
     from services.context import ServiceContext
 
 log = logging.getLogger(__name__)
@@ -36,20 +35,20 @@ class LatentListener:
 
     def _assign(self, collection: Collection, document_ids: list[int]) -> None:
         # Imported here: scikit-learn loads only once a collection has fitted models to apply.
-        from latent import maps
-        from services import topics
+        from services.maps import MapService
+        from services.topics import TopicService
 
-        topics.assign_documents(self._ctx, collection, document_ids)
-        maps.place_documents(self._ctx, collection, document_ids)
+        TopicService(self._ctx).assign_documents(collection, document_ids)
+        MapService(self._ctx).place_documents(collection, document_ids)
 
     def save(self, collection: Collection) -> None:
         """Nothing to do: assignments are committed rows and fitted models are immutable files."""
 
     def rebuild(self, collection: Collection) -> None:
         with self._ctx.sessions() as session:
-            ids = list(session.scalars(select(Document.id).where(Document.collection_id == collection.id)))
+            ids = trepo.document_ids(session, collection.id)
         for start in range(0, len(ids), 500):
             self._assign(collection, ids[start : start + 500])
 
     def drop(self, collection_id: int) -> None:
-        remove_collection(self._ctx.settings.index_dir(), collection_id)
+        remove_collection(self._ctx.settings, collection_id)

@@ -6,9 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from latent.compression import fit_collection
-from latent.maps import fit_map
-from services.topics import TopicParams, fit_topics
+from services.topics import TopicParams
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +27,7 @@ def test_unfitted_collection_answers_409_and_unknown_404(client, planted) -> Non
 
 def test_topics_pages_and_filter(client, planted) -> None:  # noqa: ANN001
     engine, docs, vectors = planted
-    fit_topics(engine, "planted", TopicParams("cluster", n_topics=3))
+    engine.topics.fit("planted", TopicParams("cluster", n_topics=3))
     body = client.get("/v1/collections/planted/topics").json()
     assert body["model"]["method"] == "cluster" and sum(t["size"] for t in body["topics"]) == len(docs)
     topic = next(t for t in body["topics"] if "space-0" in t["representatives"] or t["id"] >= 0)
@@ -51,14 +49,14 @@ def test_topics_pages_and_filter(client, planted) -> None:  # noqa: ANN001
 
 def test_map_and_outliers(client, planted) -> None:  # noqa: ANN001
     engine, docs, _ = planted
-    fit_topics(engine, "planted", TopicParams("cluster", n_topics=3))
-    fit_map(engine, "planted", "pca")
+    engine.topics.fit("planted", TopicParams("cluster", n_topics=3))
+    engine.maps.fit("planted", "pca")
     body = client.get("/v1/collections/planted/map", params={"sample": 7}).json()
     assert body["total"] == len(docs) and len(body["points"]) == 7
     point = body["points"][0]
     assert set(point) == {"id", "x", "y", "topic", "label"} and point["label"] and point["topic"] is not None
     assert client.get("/v1/collections/planted/map", params={"sample": 0}).status_code == 422
-    fit_collection(engine, "planted", "pca", dim=2)
+    engine.compression.fit("planted", "pca", dim=2)
     outliers = client.get("/v1/collections/planted/outliers", params={"k": 2}).json()
     assert [i["id"] for i in outliers["items"]] and {i["id"] for i in outliers["items"]} == {"odd-0", "odd-1"}
 

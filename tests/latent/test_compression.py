@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInput, ModelNotFitted
-from latent.compression import Compressor, fit_autoencoder, fit_collection, fit_pca, outliers
+from latent.compression import Compressor, fit_autoencoder, fit_pca
 from latent.compression_eval import best_learned, compression_table, exact_top_k, recall_at_k
 
 
@@ -58,8 +58,8 @@ def test_outliers_rank_planted_outliers_first(planted) -> None:  # noqa: ANN001
     engine, _docs, _ = planted
     engine.create_collection("no-compression", exist_ok=True)
     with pytest.raises(ModelNotFitted):
-        outliers(engine, "no-compression", 3)
-    fit_collection(engine, "planted", "pca", dim=2)
-    result = outliers(engine, "planted", k=2)
+        engine.compression.outliers("no-compression", 3)
+    engine.compression.fit("planted", "pca", dim=2)
+    result = engine.compression.outliers("planted", k=2)
     assert {item["id"] for item in result["items"]} == {"odd-0", "odd-1"}
     assert result["items"][0]["score"] >= result["items"][1]["score"] > 0

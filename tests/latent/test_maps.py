@@ -7,7 +7,7 @@ import pytest
 
 from core.errors import InvalidInput
 from ingest.readers import SourceDocument
-from latent.maps import FittedMap, fit_map, fit_projection, map_points
+from latent.maps import FittedMap, fit_projection
 from tests.latent.planted import planted_corpus
 
 
@@ -53,15 +53,15 @@ def test_map_errors() -> None:
 
 def test_stored_map_and_new_documents(planted) -> None:  # noqa: ANN001
     engine, docs, vectors = planted
-    fit_map(engine, "planted", "pca", seed=0)
-    full = map_points(engine, "planted")
+    engine.maps.fit("planted", "pca", seed=0)
+    full = engine.maps.points("planted")
     assert full["total"] == len(docs) and len(full["points"]) == len(docs)
-    sample = map_points(engine, "planted", sample=10)
-    assert len(sample["points"]) == 10 and sample == map_points(engine, "planted", sample=10)
+    sample = engine.maps.points("planted", sample=10)
+    assert len(sample["points"]) == 10 and sample == engine.maps.points("planted", sample=10)
     by_id = {p["id"]: p for p in full["points"]}
     engine.ingest("planted", [SourceDocument("late-space", "comet orbit", None, {})],
                   vectors={"late-space": vectors["space-1"]})
-    placed = {p["id"]: p for p in map_points(engine, "planted")["points"]}["late-space"]
+    placed = {p["id"]: p for p in engine.maps.points("planted")["points"]}["late-space"]
     assert (placed["x"], placed["y"]) == pytest.approx((by_id["space-1"]["x"], by_id["space-1"]["y"]), abs=1e-5)
     assert placed["map_id"] if "map_id" in placed else True
     engine.delete_document("planted", "late-space")

@@ -7,13 +7,13 @@ import pytest
 
 from core.errors import InvalidFilter, InvalidInput, ModelNotFitted
 from ingest.readers import SourceDocument
-from latent.documents import load_documents
-from latent.storage import read_meta
+from latent.saved import load_meta
 from latent.topics.cluster import fit_clusters
 from latent.topics.lda import LdaTopics, fit_lda
 from latent.topics.terms import class_tfidf
+from services.documents_matrix import load_documents
 from services.search.types import SearchRequest
-from services.topics import TopicParams, fit_topics, list_topics, topic_documents
+from services.topics import TopicParams
 from store import repositories as repo
 from tests.latent.conftest import purity
 from tests.latent.planted import VOCABULARIES, planted_corpus
@@ -21,21 +21,21 @@ from tests.latent.planted import VOCABULARIES, planted_corpus
 
 def _labels(engine) -> dict[str, int]:  # noqa: ANN001
     labels = {}
-    for topic in list_topics(engine, "planted")["topics"]:
-        page = topic_documents(engine, "planted", topic["id"], 0, 1000)
+    for topic in engine.topics.list("planted")["topics"]:
+        page = engine.topics.documents("planted", topic["id"], 0, 1000)
         labels.update({item["id"]: topic["id"] for item in page["items"]})
     return labels
 
 
 def test_cluster_topics_recover_planted_topics_and_outliers(planted) -> None:  # noqa: ANN001
     engine, docs, _ = planted
-    summary = fit_topics(engine, "planted", TopicParams("cluster", n_topics=3, outlier_fraction=0.05))
+    summary = engine.topics.fit("planted", TopicParams("cluster", n_topics=3, outlier_fraction=0.05))
     labels = _labels(engine)
     assert purity(labels, docs) >= 0.9
     assert labels["odd-0"] == -1 and labels["odd-1"] == -1  # the random documents land in the bucket
     outliers = summary["stats"]["outliers"]
     assert 2 <= outliers <= 0.1 * len(docs)  # the bucket stays small and is reported
-    topics = list_topics(engine, "planted")["topics"]
+    topics = engine.topics.list("planted")["topics"]
     for topic in (t for t in topics if t["id"] >= 0):
         words = [t["term"] for t in topic["terms"][:5]]
         vocab = next(v for v in VOCABULARIES.values() if words[0] in v)
@@ -45,7 +45,7 @@ def test_cluster_topics_recover_planted_topics_and_outliers(planted) -> None:  #
 
 def test_lda_recovers_planted_topics(planted) -> None:  # noqa: ANN001
     engine, docs, _ = planted
-    fit_topics(engine, "planted", TopicParams("lda", n_topics=3))
+    engine.topics.fit("planted", TopicParams("lda", n_topics=3))
     assert purity(_labels(engine), docs) >= 0.9
 
 
@@ -54,7 +54,7 @@ def test_lda_saved_state_reproduces_transform(tmp_path) -> None:  # noqa: ANN001
     texts = [t for _, t, _ in docs]
     model, mixtures = fit_lda(texts, 3)
     model.save(tmp_path)
-    loaded = LdaTopics.load(tmp_path, read_meta(tmp_path))
+    loaded = LdaTopics.load(tmp_path, load_meta(tmp_path, "topics"))
     assert np.allclose(loaded.transform(texts), mixtures, atol=1e-6)
     assert np.allclose(loaded.transform(texts).sum(axis=1), 1.0)
 
@@ -77,13 +77,13 @@ def test_class_tfidf_prefers_distinctive_terms() -> None:
 
 def test_new_documents_get_topics_without_refit(planted) -> None:  # noqa: ANN001
     engine, _docs, vectors = planted
-    model_id = fit_topics(engine, "planted", TopicParams("cluster", n_topics=3))["model_id"]
+    model_id = engine.topics.fit("planted", TopicParams("cluster", n_topics=3))["model_id"]
     kitchen = np.mean([v for d, v in vectors.items() if d.startswith("kitchen")], axis=0)
     text = "butter flour oven dough pastry bake sugar yeast"
     engine.ingest("planted", [SourceDocument("late-kitchen", text, None, {})],
                   vectors={"late-kitchen": kitchen / np.linalg.norm(kitchen)})
     labels = _labels(engine)
-    assert list_topics(engine, "planted")["model"]["model_id"] == model_id
+    assert engine.topics.list("planted")["model"]["model_id"] == model_id
     assert labels["late-kitchen"] == labels["kitchen-0"]
     hits = engine.search("planted", SearchRequest(vector=kitchen.tolist(), k=50,
                                                    filter={"topic": labels["kitchen-0"]})).hits
@@ -103,14 +103,14 @@ def test_topic_filter_validation(planted) -> None:  # noqa: ANN001
 def test_bad_parameters_and_unfitted_collections(planted) -> None:  # noqa: ANN001
     engine, _docs, _ = planted
     with pytest.raises(InvalidInput):
-        fit_topics(engine, "planted", TopicParams("nmf"))
+        engine.topics.fit("planted", TopicParams("nmf"))
     with pytest.raises(InvalidInput):
-        fit_topics(engine, "planted", TopicParams("cluster", n_topics=1000))
+        engine.topics.fit("planted", TopicParams("cluster", n_topics=1000))
     engine.create_collection("empty-topics", exist_ok=True)
     with pytest.raises(ModelNotFitted):
-        list_topics(engine, "empty-topics")
+        engine.topics.list("empty-topics")
     with pytest.raises(InvalidInput):
-        fit_topics(engine, "empty-topics", TopicParams("lda", n_topics=3))
+        engine.topics.fit("empty-topics", TopicParams("lda", n_topics=3))
 
 
 def test_document_vectors_are_renormalised_chunk_means(planted) -> None:  # noqa: ANN001

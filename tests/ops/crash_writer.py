@@ -1,4 +1,5 @@
-"""Body of the kill -9 test's writer process: ingest small batches of seeded vectors until killed.
+"""Bodies of the kill -9 tests' writer processes: ingest small batches of seeded vectors until killed;
+save fitted latent models (maps) over each other until killed.
 
 The writer runs in a process forked from a multiprocessing forkserver that has imported this module
 once, so each trial costs a fork rather than a Python start. The test is about storage/index
@@ -8,6 +9,7 @@ consistency, so every vector is precomputed and the writer loads only the real M
 
 from __future__ import annotations
 
+import itertools
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -19,6 +21,7 @@ from tokenizers import Tokenizer
 from core.settings import Settings
 from ingest.embedders import resolve_model_path
 from ingest.readers import SourceDocument
+from latent.maps import FittedMap
 from services.engine import Engine
 from tests.ops.conftest import DIM, unit_vectors
 
@@ -88,6 +91,31 @@ def ingest_until_killed(data_dir: str, start: int, progress: Connection) -> None
             docs = [SourceDocument(f"d{i}", f"document number {i}", None, {"i": i}) for i in ids]
             engine.ingest("crash", docs, vectors={f"d{i}": vectors[i] for i in ids})
             progress.send(first)
+    except Exception:
+        progress.send(traceback.format_exc())
+        raise
+
+
+MAP_POINTS = 20_000  # ~30 MB of arrays per save, so a kill often lands mid-write
+
+
+def latent_maps() -> list[FittedMap]:
+    """Two different maps (k-NN maps keep their fitted vectors: large files), the same in every process."""
+    maps = []
+    for seed in (1, 2):
+        basis = unit_vectors(MAP_POINTS, seed=seed)
+        anchors = np.random.default_rng(seed).normal(size=(MAP_POINTS, 2)).astype(np.float32)
+        maps.append(FittedMap("umap", np.zeros(0, np.float32), basis, anchors))
+    return maps
+
+
+def save_maps_until_killed(directory: str, progress: Connection) -> None:
+    """Save the two maps of :func:`latent_maps` to ``directory`` in turn; send the number of each finished save."""
+    try:
+        maps = latent_maps()
+        for number in itertools.count():
+            maps[number % 2].save(Path(directory))
+            progress.send(number)
     except Exception:
         progress.send(traceback.format_exc())
         raise

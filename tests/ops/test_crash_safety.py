@@ -1,4 +1,5 @@
-"""SIGKILL an ingesting process at random points; after restart the index equals the database."""
+"""SIGKILL an ingesting process at random points; after restart the index equals the database.
+SIGKILL a process saving fitted latent models; the saved model is always the old or the new one, whole."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latent.maps import FittedMap
 from services.engine import Engine
 from services.search.types import SearchRequest
 from store import repositories as repo
 from store.migrate import upgrade
 from tests.ops.conftest import unit_vectors
-from tests.ops.crash_writer import DOCS, ingest_until_killed
+from tests.ops.crash_writer import DOCS, ingest_until_killed, latent_maps, save_maps_until_killed
 
 TRIALS = int(os.environ.get("LATENTSPACE_CRASH_TRIALS", "10"))  # each trial kills a fresh writer process
 
@@ -78,3 +80,37 @@ def test_sigkill_during_ingest_loses_nothing_committed(writers, sqlite_settings,
         now = _check_consistent(sqlite_settings, embedders, vectors)
         assert now >= committed + 7  # every acknowledged batch survived the kill
         committed = now
+
+
+def _save_until_killed(writers: ForkServerContext, directory: Path, rng: random.Random) -> int:
+    """Let a writer finish 1-3 saves, kill it at a random point of the next one; return the saves finished."""
+    receive, send = writers.Pipe(duplex=False)
+    writer = writers.Process(target=save_maps_until_killed, args=(str(directory), send), daemon=True)
+    writer.start()
+    send.close()
+    try:
+        for _ in range(rng.randint(1, 3)):
+            message = receive.recv()
+            assert isinstance(message, int), f"the writer failed:\n{message}"
+        time.sleep(rng.uniform(0, 0.2))  # a save takes ~0.1-0.3 s: the kill lands in writes, checksums, swap
+    finally:
+        writer.kill()
+        writer.join()
+        receive.close()
+    assert writer.exitcode == -signal.SIGKILL
+    return message
+
+
+def test_sigkill_while_saving_a_latent_model_leaves_a_whole_one(writers, tmp_path: Path) -> None:  # noqa: ANN001
+    rng = random.Random(7)
+    maps = latent_maps()
+    directory = tmp_path / "latent" / "map-1"
+    seen = set()
+    for _trial in range(TRIALS):
+        last = _save_until_killed(writers, directory, rng)
+        loaded = FittedMap.load(directory)  # restores an interrupted swap; checksums every file
+        which = [i for i, m in enumerate(maps) if np.array_equal(m.anchors, loaded.anchors)]
+        assert which in ([last % 2], [(last + 1) % 2])  # the last finished save, or the one killed after its swap
+        assert np.array_equal(maps[which[0]].basis, loaded.basis) and loaded.method == "umap"
+        seen.add(which[0])
+    assert seen == {0, 1} or TRIALS < 4  # both models were the survivor at some point

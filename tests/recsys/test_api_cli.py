@@ -34,12 +34,10 @@ def client(sqlite_engine):  # noqa: ANN001, ANN201
 
 
 def test_api_end_to_end(client, sqlite_engine) -> None:  # noqa: ANN001
-    from services.recommendations.training import train
-
     assert client.get("/v1/collections/c/users/u0/recommendations").json()["error"]["code"] == "model_not_fitted"
     added = client.post("/v1/collections/c/interactions", json={"interactions": block_events()}).json()
     assert added["added"] == 540 and added["failed"] == 0
-    result = train(sqlite_engine, "c", "als", PARAMS)
+    result = sqlite_engine.recommendations.train("c", "als", PARAMS)
     assert 0.0 <= result["metrics"]["ndcg@10"] <= 1.0 and result["active"]
     body = client.get("/v1/collections/c/users/u0/recommendations", params={"k": 4, "explain": "true"}).json()
     assert body["source"] == "model" and len(body["items"]) == 4

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from ingest.readers import SourceDocument
 from ingest.readers.interactions import Interaction
-from services.recommendations.serving import Query, RecommendationService
-from services.recommendations.training import activate_version, ingest_interactions, train
+from services.recommendations.serving import Query
 from tests.conftest import make_engine
 from tests.recsys.blocks import block_matrix
 
@@ -18,9 +17,9 @@ def test_a_second_process_sees_new_metadata_and_a_new_active_version(sqlite_sett
         writer.create_collection("c")
         coo = block_matrix().tocoo()
         events = [Interaction(f"u{u}", f"i{i}") for u, i in zip(coo.row, coo.col, strict=True)]
-        ingest_interactions(writer, "c", events)
-        first = train(writer, "c", "als", PARAMS)["version"]
-        service = RecommendationService(server)
+        writer.recommendations.ingest_interactions("c", events)
+        first = writer.recommendations.train("c", "als", PARAMS)["version"]
+        service = server.recommendations
         result = service.for_user("c", "u0", Query(k=10))
         assert result.version == first and result.items[0]["metadata"] == {}
         top = result.items[0]["id"]
@@ -32,9 +31,9 @@ def test_a_second_process_sees_new_metadata_and_a_new_active_version(sqlite_sett
             "metadata": {"genre": "noir"},
             "has_document": True,
         }
-        second = train(writer, "c", "ease", {"lambda": 10.0})["version"]
+        second = writer.recommendations.train("c", "ease", {"lambda": 10.0})["version"]
         assert service.for_user("c", "u0", Query(k=10)).version == second
-        activate_version(writer, "c", first)
+        writer.recommendations.activate("c", first)
         assert service.for_user("c", "u0", Query(k=10)).version == first
     finally:
         server.close()

@@ -111,19 +111,14 @@ def test_gfcf_rejects_bad_parameters() -> None:
 def test_train_passes_stored_timestamps_to_the_model(sqlite_engine) -> None:  # noqa: ANN001
     """``train`` on an ingested collection gives seqknn the stored timestamps (not only the eval script)."""
     from ingest.readers.interactions import Interaction
-    from services.recommendations.training import ingest_interactions, recsys_dir, train
 
     users = np.repeat(np.arange(5), 4)
     items = np.tile(np.arange(4), 5)
     pairs = zip(users.tolist(), items.tolist(), strict=True)
     events = [Interaction(f"u{u}", f"i{i}", 1.0, 1.7e9 + 60.0 * i) for u, i in pairs]
     sqlite_engine.create_collection("t")
-    ingest_interactions(sqlite_engine, "t", events)
-    result = train(sqlite_engine, "t", "seqknn", {"window": 3, "decay": 1.0})
-    with sqlite_engine.sessions() as session:
-        from store import repositories as repo
-
-        collection_id = repo.get_collection(session, "t").id
-    model = load_model(recsys_dir(sqlite_engine, collection_id) / result["version"] / "model")
+    sqlite_engine.recommendations.ingest_interactions("t", events)
+    result = sqlite_engine.recommendations.train("t", "seqknn", {"window": 3, "decay": 1.0})
+    model = load_model(sqlite_engine.recommendations.version_dir("t", result["version"]) / "model")
     scores = model.foldin_scores(sp.csr_matrix(np.array([[1.0, 0.0, 0.0, 0.0]])))[0]
     assert scores[1] > scores[2] > scores[3] > 0  # only the stored times can order items 1, 2, 3
