@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.writelock import WriteLock
 from index.lexical import Bm25Index, LexicalOptions
 from ingest.pipeline import IndexDelta
 from services.sync.derived import DerivedIndexes
 from store import repositories as repo
 from store.models import Chunk, Collection
 
-if TYPE_CHECKING:
-    from services.engine import Engine
 
 def lexical_options(collection: Collection) -> LexicalOptions:
     return LexicalOptions.from_dict((collection.options or {}).get("lexical"))
@@ -73,15 +72,25 @@ def _iter_texts(session: Session, collection_id: int, ids: np.ndarray | None, ba
         yield [r[0] for r in part], [r[1] for r in part]
 
 
-def configure_lexical(engine: Engine, name: str, raw: dict[str, Any]) -> LexicalOptions:
+class LexicalContext(Protocol):
+    """What :func:`configure_lexical` needs of a services/context.py ServiceContext.
+
+    Spelled out here because the context module imports this one: naming ServiceContext would close a circle.
+    """
+
+    sessions: sessionmaker[Session]
+    write_lock: WriteLock
+    lexical: LexicalIndexes | None
+
+
+def configure_lexical(ctx: LexicalContext, name: str, raw: dict[str, Any]) -> LexicalOptions:
     """Validate and store a collection's lexical options, then rebuild its BM25 index with them."""
     options = LexicalOptions.from_dict(raw)
-    with engine.write_lock:
-        with engine.sessions.begin() as session:
+    with ctx.write_lock:
+        with ctx.sessions.begin() as session:
             collection = repo.get_collection(session, name)
             collection.options = {**(collection.options or {}), "lexical": raw}
-        listener = next((lst for lst in engine.listeners if lst.name == "lexical"), None)
-        if listener is not None:
-            with engine.sessions() as session:
-                listener.rebuild(repo.get_collection(session, name))
+        if ctx.lexical is not None:
+            with ctx.sessions() as session:
+                ctx.lexical.rebuild(repo.get_collection(session, name))
     return options
