@@ -24,12 +24,14 @@ from services.search.types import Hit, SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 
+Signals = dict[str, dict[int, float]]  # scores by signal name ("dense", "lexical"), then by chunk or document id
+
 
 @dataclass
 class Candidates:
     """Chunk-level scores per signal, and the stored rows of every candidate chunk."""
 
-    signals: dict[str, dict[int, float]]
+    signals: Signals
     rows: dict[int, repo.ChunkHit]
     vectors: dict[int, np.ndarray]
 
@@ -79,9 +81,18 @@ def multi_search(
     return SearchResult(hits=hits, mode=label, total_candidates=len(fused))
 
 
-def _candidates(ctx, collection, request, vector, mode, depth, allowed) -> Candidates:  # noqa: ANN001
+def _candidates(
+    ctx: ServiceContext,
+    collection: Collection,
+    request: SearchRequest,
+    vector: np.ndarray | None,
+    mode: str,
+    depth: int,
+    allowed: np.ndarray | None,
+) -> Candidates:
+    """Each signal's top ``depth`` chunks, then both signals' scores for every chunk of the union."""
     query = request.query
-    signals: dict[str, dict[int, float]] = {}
+    signals: Signals = {}
     lexical_all: tuple[np.ndarray, np.ndarray] | None = None
     if vector is not None:
         index = ctx.vectors.get(collection)
@@ -111,11 +122,11 @@ def _candidates(ctx, collection, request, vector, mode, depth, allowed) -> Candi
     return Candidates(signals, rows, vectors)
 
 
-def _group(found: Candidates, by_document: bool) -> dict[str, dict[int, float]]:
+def _group(found: Candidates, by_document: bool) -> Signals:
     """Scores per signal keyed by chunk id, or by the document's best chunk id when grouping."""
     if not by_document:
         return {name: {c: s for c, s in sig.items() if c in found.rows} for name, sig in found.signals.items()}
-    grouped: dict[str, dict[int, float]] = {}
+    grouped: Signals = {}
     for name, signal in found.signals.items():
         best: dict[int, tuple[float, int]] = {}
         for chunk_id, score in signal.items():
@@ -130,7 +141,10 @@ def _group(found: Candidates, by_document: bool) -> dict[str, dict[int, float]]:
     return grouped
 
 
-def _order(found, signals, fused, request, mode) -> list[int]:  # noqa: ANN001
+def _order(
+    found: Candidates, signals: Signals, fused: dict[int, float], request: SearchRequest, mode: str
+) -> list[int]:
+    """The top ``k`` keys by fused score, or picked by MMR when the request asks for diversity."""
     if not request.diversity:
         return sorted(fused, key=lambda key: (-fused[key], key))[: request.k]
     if mode == "lexical" or not found.vectors:
@@ -142,7 +156,7 @@ def _order(found, signals, fused, request, mode) -> list[int]:  # noqa: ANN001
     return fusion.mmr(shortlist, lambda a, b: float(matrix[position[a], position[b]]), request.k, request.diversity)
 
 
-def _chunk_of(signals: dict[str, dict[int, float]], key: int, prefer: str) -> int:
+def _chunk_of(signals: Signals, key: int, prefer: str) -> int:
     """The chunk that represents ``key`` (a chunk id, or a document id when grouped)."""
     for name in (prefer, "dense", "lexical"):
         chunks = signals.get(f"{name}_chunk")
@@ -151,7 +165,14 @@ def _chunk_of(signals: dict[str, dict[int, float]], key: int, prefer: str) -> in
     return key
 
 
-def _hit(found, signals, fused, key, mode, explain) -> Hit:  # noqa: ANN001
+def _hit(
+    found: Candidates,
+    signals: Signals,
+    fused: dict[int, float],
+    key: int,
+    mode: str,
+    explain: dict[str, dict[int, int]] | None,
+) -> Hit:
     row = found.rows[_chunk_of(signals, key, "dense" if mode != "lexical" else "lexical")]
     details: dict[str, Any] | None = None
     if explain is not None:

@@ -1,6 +1,7 @@
 """The lexical (BM25) index of each collection, kept in step with the database as a write listener.
 
-Registered on the Engine (core/listeners.py): every committed delta is applied to the collection's
+The Engine keeps it as ``ServiceContext.lexical`` and registers it as a write listener
+(services/sync/listeners.py): every committed delta is applied to the collection's
 :class:`~index.lexical.Bm25Index`, saved after each write, dropped with the collection. On first use the
 saved index is checked against the stored chunk ids, like the vector index: missing chunks are analysed
 from their stored text, extra ones removed, and a missing, unreadable or differently-configured index is
@@ -30,7 +31,7 @@ def lexical_options(collection: Collection) -> LexicalOptions:
 
 
 class LexicalIndexes(DerivedIndexes[Bm25Index]):
-    """One BM25 index per collection under ``root/<collection id>/lexical`` (see core/derived.py)."""
+    """One BM25 index per collection under ``root/<collection id>/lexical`` (see services/sync/derived.py)."""
 
     name = "lexical"
     subdir = "lexical"
