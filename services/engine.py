@@ -3,7 +3,7 @@
 It builds the :class:`~services.context.ServiceContext` (settings, sessions, the write lock, the read
 cache, embedders, vector and BM25 indexes, write listeners) and delegates every call to a service that
 takes that context: collections (services/collections.py), ingestion (services/ingest.py), documents
-(services/documents.py), search (services/search/), derived-state upkeep (services/writes.py).
+(services/documents.py), search (services/search/), index upkeep and health (services/indexes.py).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ingest.embedders import Embedder, EmbedderCache
 from ingest.pipeline import IngestReport
 from ingest.readers import RowError, SourceDocument
 from services import collections, documents
+from services import indexes as upkeep
 from services import ingest as ingesting
 from services.collections import CollectionInfo
 from services.context import ServiceContext
@@ -36,10 +37,9 @@ from services.sync.latent import LatentListener
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
 from services.sync.vectors import VectorIndexes
-from services.writes import rebuild_derived
 from store import repositories as repo
 from store.models import Collection
-from store.session import create_db_engine, create_session_factory, database_error
+from store.session import create_db_engine, create_session_factory
 
 __all__ = ["CollectionInfo", "Engine"]
 
@@ -176,40 +176,26 @@ class Engine:
         """Whether some document has several chunks (grouped search must over-fetch); True when unknown."""
         return search_rows.has_multi_chunk_documents(self.context, collection)
 
-    # -- indexes and health -----------------------------------------------------------------------
+    # -- indexes and health (services/indexes.py) --------------------------------------------------
     def rebuild_index(self, name: str) -> int:
-        collection = self.context.collection(name)
-        with self.write_lock:
-            return rebuild_derived(self.context, collection)
+        return upkeep.rebuild_index(self.context, name)
 
     def verify_indexes(self) -> None:
         """Load every collection's index, repairing or rebuilding it from the DB where they disagree."""
-        with self.sessions() as session:
-            stored = repo.list_collections(session)
-        for collection in stored:
-            self.indexes.get(collection)
+        upkeep.verify_indexes(self.context)
 
     def check_index(self, name: str) -> int:
         """Load (repairing if needed) and return the number of indexed vectors."""
-        return len(self.indexes.get(self.context.collection(name)))
+        return upkeep.check_index(self.context, name)
 
     def readiness(self) -> dict[str, Any]:
         """For ``/health/ready``: whether the database answers, and the loaded indexes' state."""
-        error = database_error(self.sessions)
-        if error is not None:
-            return {"status": "unavailable", "database": error}
-        return {"status": "ok", "database": "ok", "indexes": self.index_status()}
+        return upkeep.readiness(self.context)
 
     def index_status(self) -> dict[str, Any]:
         """Loaded indexes, and the collections whose loaded index disagrees with the stored chunk count."""
-        stale = []
-        with self.sessions() as session:
-            for collection in repo.list_collections(session):
-                loaded = self.indexes.loaded(collection.id)
-                if loaded is not None and len(loaded) != repo.collection_counts(session, collection.id)[1]:
-                    stale.append(collection.name)
-        return {"loaded": len(self.indexes.loaded_items()), "out_of_sync": stale}
+        return upkeep.index_status(self.context)
 
     def loaded_index_sizes(self) -> dict[int, int]:
         """Vectors in each loaded index by collection id (no disk or database access; for metrics)."""
-        return {collection_id: len(index) for collection_id, index in self.indexes.loaded_items()}
+        return upkeep.loaded_index_sizes(self.context)
