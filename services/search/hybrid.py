@@ -37,7 +37,7 @@ class Candidates:
 
 
 @dataclass
-class Fusion:
+class FusionPlan:
     """How a hybrid search combines its two signals (the request's choices, else the settings')."""
 
     method: str
@@ -46,7 +46,7 @@ class Fusion:
     rrf_k: float
 
     @classmethod
-    def of(cls, ctx: ServiceContext, request: SearchRequest) -> Fusion:
+    def of(cls, ctx: ServiceContext, request: SearchRequest) -> FusionPlan:
         settings = ctx.settings
         method = request.fusion or settings.fusion
         if method not in fusion.FUSIONS:
@@ -63,7 +63,7 @@ def multi_search(
     ctx: ServiceContext, collection: Collection, request: SearchRequest, mode: str, allowed: np.ndarray | None
 ) -> SearchResult:
     """Lexical or hybrid search (or dense with ``explain``/``diversity``), over ``allowed`` chunk ids if given."""
-    how = Fusion.of(ctx, request)
+    how = FusionPlan.of(ctx, request)
     depth = max(ctx.settings.fusion_depth, request.k * 4)
     vector = query_vector(ctx, collection, request) if mode != "lexical" else None
     found = _candidates(ctx, collection, request, vector, mode, depth, allowed)
