@@ -156,7 +156,7 @@ def build_engine(texts, base, queries, query_texts, args) -> tuple[list, dict[st
     engine.ingest("bench", docs, vectors={str(i): v for i, v in enumerate(base)})
     print(f"engine ingest of {len(docs)} precomputed vectors: {time.perf_counter() - t0:.1f}s")
     uncached = Engine(settings.model_copy(update={"hit_cache_entries": 0}), embedders=engine.embedders)
-    index = engine.indexes.get(engine._collection("bench"))
+    index = engine.context.vectors.get(engine.context.collection("bench"))
     label_to_row = chunk_labels(engine)
     engine.embedders.get(settings.default_model).embed_query("warm up")
 

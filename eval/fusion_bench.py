@@ -6,7 +6,7 @@ A *proxy* for the product path, cheap enough to sweep: the dense signal is the b
 each abstract (MaxP over precomputed all-MiniLM-L6-v2 sentence vectors, titles not embedded), the lexical
 signal is :class:`index.lexical.Bm25Index` over title + text (with ``--chunked``: over the chunks ingest
 stores, each document scored by its best chunk, as the product does), and fusion is :mod:`index.fusion` with the
-same candidate rule as core/hybrid.py (top ``depth`` per signal, both signals scored on the union).
+same candidate rule as services/search/hybrid.py (top ``depth`` per signal, both signals scored on the union).
 Settings are chosen on ``train`` and reported on ``test``.
 """
 

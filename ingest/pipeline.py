@@ -1,7 +1,7 @@
 """The ingest pipeline as separate stages over plain batches: read → classify → chunk → embed → write.
 
 Each stage is a function of its inputs only, so a distributed runner could call them elsewhere.
-The Engine (core/engine.py) drives them and applies the index changes after each commit.
+services/ingest.py drives them and applies the index changes after each commit.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class PreparedDocument:
 class IndexDelta:
     """What a committed write changed: chunk ids added (with their texts, documents and vectors) and removed.
 
-    The vector index and every registered write listener (core/listeners.py) receive it after the commit.
+    The vector index and every registered write listener (services/sync/listeners.py) receive it after the commit.
     """
 
     added_ids: list[int] = field(default_factory=list)

@@ -33,7 +33,8 @@ class ServiceContext:
     hits: HitCache
     embedders: EmbedderCache
     vectors: VectorIndexes
-    lexical: LexicalIndexes  # the BM25 index of each text collection (also a write listener)
+    # The BM25 index of each collection (also one of the listeners); None: no lexical or hybrid search.
+    lexical: LexicalIndexes | None
     listeners: list[WriteListener] = field(default_factory=list)
 
     def collection(self, name: str) -> Collection:

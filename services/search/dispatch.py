@@ -1,24 +1,45 @@
-"""Search over a collection: validate, pick the mode, (filter), query the index(es), group, hydrate.
-
-Plain dense search stays on the short path below; lexical, hybrid, ``explain`` and ``diversity`` go
-through core/hybrid.py.
+"""Search over a collection: validate, resolve the mode, turn a metadata filter into allowed chunk ids, and
+hand over to a leaf: services/search/dense.py (plain dense search, the short path) or
+services/search/hybrid.py (lexical, hybrid, and dense with ``explain`` or ``diversity``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from core.errors import InvalidInput
-from ingest.pipeline import normalise
-from services.search.hybrid import resolve_mode, run_multi
-from services.search.types import Hit, SearchRequest, SearchResult
+from services.context import ServiceContext
+from services.search.dense import dense_search
+from services.search.hybrid import multi_search
+from services.search.types import SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 
-if TYPE_CHECKING:
-    from services.engine import Engine
+MODES = ("dense", "lexical", "hybrid")
+
+
+def search(ctx: ServiceContext, name: str, request: SearchRequest) -> SearchResult:
+    """Search collection ``name``; what Engine.search and the API run."""
+    # One generation for the whole search, so its cached rows all belong to the same committed state.
+    ctx.hits.pin()
+    try:
+        return run_search(ctx, ctx.cached_collection(name), request)
+    finally:
+        ctx.hits.unpin()
+
+
+def run_search(ctx: ServiceContext, collection: Collection, request: SearchRequest) -> SearchResult:
+    settings = ctx.settings
+    validate(request, settings.max_k, settings.max_query_chars)
+    mode = resolve_mode(ctx, collection, request)
+    allowed = None
+    if request.filter:
+        allowed = allowed_chunk_ids(ctx, collection, request.filter)
+        if len(allowed) == 0:
+            return SearchResult(hits=[], mode=mode, total_candidates=0)
+    if mode != "dense" or request.explain or request.diversity:
+        return multi_search(ctx, collection, request, mode, allowed)
+    return dense_search(ctx, collection, request, allowed)
 
 
 def validate(request: SearchRequest, max_k: int, max_query_chars: int) -> None:
@@ -39,51 +60,23 @@ def validate(request: SearchRequest, max_k: int, max_query_chars: int) -> None:
         raise InvalidInput("diversity must be between 0 and 1")
 
 
-def query_vector(engine: Engine, collection: Collection, request: SearchRequest) -> np.ndarray:
-    if request.vector is not None:
-        return normalise(request.vector, collection.embedder_dim)
-    return engine.embedder_for(collection).embed_query(request.query)
+def resolve_mode(ctx: ServiceContext, collection: Collection, request: SearchRequest) -> str:
+    """The request's mode, else the configured default, else hybrid for text queries when BM25 is there."""
+    mode = request.mode or ctx.settings.default_search_mode
+    has_lexical = ctx.lexical is not None
+    if mode is None:
+        text_query = request.query is not None and collection.modality == "text"
+        return "hybrid" if has_lexical and text_query else "dense"
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {MODES}, not {mode!r}")
+    if mode != "dense" and request.query is None:
+        raise InvalidInput(f"mode {mode!r} needs a text 'query'")
+    if mode != "dense" and not has_lexical:
+        raise InvalidInput(f"mode {mode!r} needs a lexical index, which is not enabled")
+    return mode
 
 
-def run_search(engine: Engine, collection: Collection, request: SearchRequest) -> SearchResult:
-    settings = engine.settings
-    validate(request, settings.max_k, settings.max_query_chars)
-    mode = resolve_mode(engine, collection, request)
-    allowed = None
-    if request.filter:
-        with engine.sessions() as session:
-            allowed = repo.filtered_chunk_ids(session, collection.id, request.filter)
-        if len(allowed) == 0:
-            return SearchResult(hits=[], mode=mode, total_candidates=0)
-    if mode != "dense" or request.explain or request.diversity:
-        return run_multi(engine, collection, request, mode, allowed)
-    vector = query_vector(engine, collection, request)
-    index = engine.indexes.get(collection)
-    limit = len(index) if allowed is None else len(allowed)
-    group = request.group_by_document and engine.has_multi_chunk_documents(collection)
-    fetch = min(request.k * (4 if group else 1), limit)
-    while True:
-        ids, scores = index.search(vector[None, :], max(fetch, 1), allowed_ids=allowed)
-        hits = _hydrate(engine, ids[0], scores[0], group, request.k)
-        if len(hits) >= request.k or fetch >= limit:
-            return SearchResult(hits=hits, total_candidates=limit)
-        fetch = min(fetch * 4, limit)  # several chunks of one document (or deleted rows) filled the page: widen
-
-
-def _hydrate(engine: Engine, ids: np.ndarray, scores: np.ndarray, group: bool, k: int) -> list[Hit]:
-    """Up to ``k`` hits in index order; with ``group``, only each document's best chunk."""
-    valid = [(int(i), float(s)) for i, s in zip(ids.tolist(), scores.tolist(), strict=True) if i >= 0]
-    rows = engine.chunk_hits([i for i, _ in valid])
-    hits: list[Hit] = []
-    seen: set[int] = set()
-    for chunk_id, score in valid:
-        row = rows.get(chunk_id)
-        if row is None:  # deleted after the index answered
-            continue
-        if group and row.document_id in seen:
-            continue
-        seen.add(row.document_id)
-        hits.append(Hit.from_row(row, score))
-        if len(hits) == k:
-            break
-    return hits
+def allowed_chunk_ids(ctx: ServiceContext, collection: Collection, spec: dict) -> np.ndarray:
+    """The chunk ids whose document matches the metadata filter ``spec`` (compiled by store/filters.py)."""
+    with ctx.sessions() as session:
+        return repo.filtered_chunk_ids(session, collection.id, spec)

@@ -11,74 +11,65 @@ diversified with MMR.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core.errors import InvalidInput
 from index import fusion
 from index.lexical import lookup, top_k
+from services.context import ServiceContext
+from services.search.common import chunk_hits, query_vector, stored_vectors
+from services.search.types import Hit, SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 
-if TYPE_CHECKING:
-    from services.engine import Engine
-    from services.search.types import Hit, SearchRequest, SearchResult
-
-MODES = ("dense", "lexical", "hybrid")
+Signals = dict[str, dict[int, float]]  # scores by signal name ("dense", "lexical"), then by chunk or document id
 
 
 @dataclass
 class Candidates:
     """Chunk-level scores per signal, and the stored rows of every candidate chunk."""
 
-    signals: dict[str, dict[int, float]]
+    signals: Signals
     rows: dict[int, repo.ChunkHit]
     vectors: dict[int, np.ndarray]
 
 
-def lexical_index(engine: Engine, collection: Collection):  # noqa: ANN201
-    """The collection's BM25 index, or None when no lexical listener is registered."""
-    listener = next((lst for lst in engine.listeners if lst.name == "lexical"), None)
-    return listener.get(collection) if listener is not None else None
+@dataclass
+class FusionPlan:
+    """How a hybrid search combines its two signals (the request's choices, else the settings')."""
+
+    method: str
+    weight: float
+    normalise: str
+    rrf_k: float
+
+    @classmethod
+    def of(cls, ctx: ServiceContext, request: SearchRequest) -> FusionPlan:
+        settings = ctx.settings
+        method = request.fusion or settings.fusion
+        if method not in fusion.FUSIONS:
+            raise InvalidInput(f"fusion must be one of {fusion.FUSIONS}, not {method!r}")
+        normalise = request.normalisation or settings.fusion_normalisation
+        if normalise not in fusion.NORMALISERS:
+            raise InvalidInput(f"normalisation must be one of {sorted(fusion.NORMALISERS)}, not {normalise!r}")
+        weight = settings.fusion_weight if request.weight is None else request.weight
+        rrf_k = settings.rrf_k if request.rrf_k is None else request.rrf_k
+        return cls(method, weight, normalise, rrf_k)
 
 
-def resolve_mode(engine: Engine, collection: Collection, request: SearchRequest) -> str:
-    mode = request.mode or engine.settings.default_search_mode
-    has_lexical = any(lst.name == "lexical" for lst in engine.listeners)
-    if mode is None:
-        text_query = request.query is not None and collection.modality == "text"
-        return "hybrid" if has_lexical and text_query else "dense"
-    if mode not in MODES:
-        raise InvalidInput(f"mode must be one of {MODES}, not {mode!r}")
-    if mode != "dense" and request.query is None:
-        raise InvalidInput(f"mode {mode!r} needs a text 'query'")
-    if mode != "dense" and not has_lexical:
-        raise InvalidInput(f"mode {mode!r} needs a lexical index, which is not enabled")
-    return mode
-
-
-def run_multi(
-    engine: Engine, collection: Collection, request: SearchRequest, mode: str, allowed: np.ndarray | None
+def multi_search(
+    ctx: ServiceContext, collection: Collection, request: SearchRequest, mode: str, allowed: np.ndarray | None
 ) -> SearchResult:
-    from services.search.dispatch import query_vector
-    from services.search.types import SearchResult
-
-    settings = engine.settings
-    method = request.fusion or settings.fusion
-    if method not in fusion.FUSIONS:
-        raise InvalidInput(f"fusion must be one of {fusion.FUSIONS}, not {method!r}")
-    weight = settings.fusion_weight if request.weight is None else request.weight
-    normalise = request.normalisation or settings.fusion_normalisation
-    if normalise not in fusion.NORMALISERS:
-        raise InvalidInput(f"normalisation must be one of {sorted(fusion.NORMALISERS)}, not {normalise!r}")
-    rrf_k = settings.rrf_k if request.rrf_k is None else request.rrf_k
-    depth = max(settings.fusion_depth, request.k * 4)
-    vector = query_vector(engine, collection, request) if mode != "lexical" else None
-    found = _candidates(engine, collection, request, vector, mode, depth, allowed)
+    """Lexical or hybrid search (or dense with ``explain``/``diversity``), over ``allowed`` chunk ids if given."""
+    how = FusionPlan.of(ctx, request)
+    depth = max(ctx.settings.fusion_depth, request.k * 4)
+    vector = query_vector(ctx, collection, request) if mode != "lexical" else None
+    found = _candidates(ctx, collection, request, vector, mode, depth, allowed)
     signals = _group(found, request.group_by_document)
     if mode == "hybrid":
-        fused = fusion.fuse(signals["dense"], signals["lexical"], method, weight, rrf_k, normalise)
+        fused = fusion.fuse(signals["dense"], signals["lexical"], how.method, how.weight, how.rrf_k, how.normalise)
     else:
         fused = dict(signals[mode])
     order = _order(found, signals, fused, request, mode)
@@ -86,31 +77,42 @@ def run_multi(
     if request.explain:
         explained = {name: fusion.ranks(signals[name]) for name in ("dense", "lexical") if name in signals}
     hits = [_hit(found, signals, fused, key, mode, explained) for key in order]
-    label = f"hybrid:{method}" if mode == "hybrid" else mode
+    label = f"hybrid:{how.method}" if mode == "hybrid" else mode
     return SearchResult(hits=hits, mode=label, total_candidates=len(fused))
 
 
-def _candidates(engine, collection, request, vector, mode, depth, allowed) -> Candidates:  # noqa: ANN001
+def _candidates(
+    ctx: ServiceContext,
+    collection: Collection,
+    request: SearchRequest,
+    vector: np.ndarray | None,
+    mode: str,
+    depth: int,
+    allowed: np.ndarray | None,
+) -> Candidates:
+    """Each signal's top ``depth`` chunks, then both signals' scores for every chunk of the union."""
     query = request.query
-    signals: dict[str, dict[int, float]] = {}
+    signals: Signals = {}
     lexical_all: tuple[np.ndarray, np.ndarray] | None = None
     if vector is not None:
-        index = engine.indexes.get(collection)
+        index = ctx.vectors.get(collection)
         limit = len(index) if allowed is None else len(allowed)
         ids, scores = index.search(vector[None, :], max(min(depth, limit), 1), allowed_ids=allowed)
         signals["dense"] = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
     if mode != "dense":
-        lexical_all = lexical_index(engine, collection).scores(query)
+        if ctx.lexical is None:  # the dispatcher refuses such modes first; this guards direct callers
+            raise InvalidInput(f"mode {mode!r} needs a lexical index, which is not enabled")
+        lexical_all = ctx.lexical.get(collection).scores(query)
         ids, scores = top_k(*lexical_all, depth, allowed)
         signals["lexical"] = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
     union = sorted(set().union(*signals.values()))
-    rows = engine.chunk_hits(union)
+    rows = chunk_hits(ctx, union)
     vectors: dict[int, np.ndarray] = {}
     if vector is not None:
         # The index already scored what it found (the exact inner product); read the others' vectors.
         found_dense = signals["dense"]
         wanted = union if request.diversity else [i for i in union if i not in found_dense]
-        vectors = _stored_vectors(engine, collection, wanted)
+        vectors = stored_vectors(ctx, collection, wanted)
         dense = {i: score for i, score in found_dense.items() if i in rows}
         dense.update((i, float(v @ vector)) for i, v in vectors.items() if i not in found_dense)
         signals["dense"] = dense
@@ -120,21 +122,11 @@ def _candidates(engine, collection, request, vector, mode, depth, allowed) -> Ca
     return Candidates(signals, rows, vectors)
 
 
-def _stored_vectors(engine: Engine, collection: Collection, ids: list[int]) -> dict[int, np.ndarray]:
-    if not ids:
-        return {}
-    vectors: dict[int, np.ndarray] = {}
-    with engine.sessions() as session:
-        for found, matrix in repo.iter_vectors(session, collection.id, collection.embedder_dim, ids=ids):
-            vectors.update(zip(found.tolist(), matrix, strict=True))
-    return vectors
-
-
-def _group(found: Candidates, by_document: bool) -> dict[str, dict[int, float]]:
+def _group(found: Candidates, by_document: bool) -> Signals:
     """Scores per signal keyed by chunk id, or by the document's best chunk id when grouping."""
     if not by_document:
         return {name: {c: s for c, s in sig.items() if c in found.rows} for name, sig in found.signals.items()}
-    grouped: dict[str, dict[int, float]] = {}
+    grouped: Signals = {}
     for name, signal in found.signals.items():
         best: dict[int, tuple[float, int]] = {}
         for chunk_id, score in signal.items():
@@ -149,7 +141,10 @@ def _group(found: Candidates, by_document: bool) -> dict[str, dict[int, float]]:
     return grouped
 
 
-def _order(found, signals, fused, request, mode) -> list[int]:  # noqa: ANN001
+def _order(
+    found: Candidates, signals: Signals, fused: dict[int, float], request: SearchRequest, mode: str
+) -> list[int]:
+    """The top ``k`` keys by fused score, or picked by MMR when the request asks for diversity."""
     if not request.diversity:
         return sorted(fused, key=lambda key: (-fused[key], key))[: request.k]
     if mode == "lexical" or not found.vectors:
@@ -161,7 +156,7 @@ def _order(found, signals, fused, request, mode) -> list[int]:  # noqa: ANN001
     return fusion.mmr(shortlist, lambda a, b: float(matrix[position[a], position[b]]), request.k, request.diversity)
 
 
-def _chunk_of(signals: dict[str, dict[int, float]], key: int, prefer: str) -> int:
+def _chunk_of(signals: Signals, key: int, prefer: str) -> int:
     """The chunk that represents ``key`` (a chunk id, or a document id when grouped)."""
     for name in (prefer, "dense", "lexical"):
         chunks = signals.get(f"{name}_chunk")
@@ -170,9 +165,14 @@ def _chunk_of(signals: dict[str, dict[int, float]], key: int, prefer: str) -> in
     return key
 
 
-def _hit(found, signals, fused, key, mode, explain) -> Hit:  # noqa: ANN001
-    from services.search.types import Hit
-
+def _hit(
+    found: Candidates,
+    signals: Signals,
+    fused: dict[int, float],
+    key: int,
+    mode: str,
+    explain: dict[str, dict[int, int]] | None,
+) -> Hit:
     row = found.rows[_chunk_of(signals, key, "dense" if mode != "lexical" else "lexical")]
     details: dict[str, Any] | None = None
     if explain is not None:

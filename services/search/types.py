@@ -39,7 +39,7 @@ class Hit:
 
     @classmethod
     def from_row(cls, row: repo.ChunkHit, score: float, mode: str = "dense", explain: dict | None = None) -> Hit:
-        """A hit from a hydrated chunk row (Engine.chunk_hits)."""
+        """A hit from a hydrated chunk row (services/search/common.py chunk_hits)."""
         return cls(
             id=row.external_id,
             score=score,

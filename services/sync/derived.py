@@ -1,7 +1,7 @@
 """Per-collection index files derived from the database, kept loaded and in step with it.
 
 The database is the source of truth. :class:`DerivedIndexes` is what the vector indexes
-(core/indexes.py) and the BM25 indexes (core/lexical.py) share: on first use an index is loaded from
+(services/sync/vectors.py) and the BM25 indexes (services/sync/lexical.py) share: on first use an index is loaded from
 ``root/<collection id>/<subdir>`` and checked against the stored chunk ids; a missing, corrupt or
 incompatible one is rebuilt from the stored rows, a stale one (e.g. after a crash between commit and
 save) is repaired in place. Another process's save changes the manifest's mtime, which makes the next

@@ -1,6 +1,7 @@
 """The lexical (BM25) index of each collection, kept in step with the database as a write listener.
 
-Registered on the Engine (core/listeners.py): every committed delta is applied to the collection's
+The Engine keeps it as ``ServiceContext.lexical`` and registers it as a write listener
+(services/sync/listeners.py): every committed delta is applied to the collection's
 :class:`~index.lexical.Bm25Index`, saved after each write, dropped with the collection. On first use the
 saved index is checked against the stored chunk ids, like the vector index: missing chunks are analysed
 from their stored text, extra ones removed, and a missing, unreadable or differently-configured index is
@@ -11,27 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.writelock import WriteLock
 from index.lexical import Bm25Index, LexicalOptions
 from ingest.pipeline import IndexDelta
 from services.sync.derived import DerivedIndexes
 from store import repositories as repo
 from store.models import Chunk, Collection
 
-if TYPE_CHECKING:
-    from services.engine import Engine
 
 def lexical_options(collection: Collection) -> LexicalOptions:
     return LexicalOptions.from_dict((collection.options or {}).get("lexical"))
 
 
 class LexicalIndexes(DerivedIndexes[Bm25Index]):
-    """One BM25 index per collection under ``root/<collection id>/lexical`` (see core/derived.py)."""
+    """One BM25 index per collection under ``root/<collection id>/lexical`` (see services/sync/derived.py)."""
 
     name = "lexical"
     subdir = "lexical"
@@ -73,15 +73,25 @@ def _iter_texts(session: Session, collection_id: int, ids: np.ndarray | None, ba
         yield [r[0] for r in part], [r[1] for r in part]
 
 
-def configure_lexical(engine: Engine, name: str, raw: dict[str, Any]) -> LexicalOptions:
+class LexicalContext(Protocol):
+    """What :func:`configure_lexical` needs of a services/context.py ServiceContext.
+
+    Spelled out here because the context module imports this one: naming ServiceContext would close a circle.
+    """
+
+    sessions: sessionmaker[Session]
+    write_lock: WriteLock
+    lexical: LexicalIndexes | None
+
+
+def configure_lexical(ctx: LexicalContext, name: str, raw: dict[str, Any]) -> LexicalOptions:
     """Validate and store a collection's lexical options, then rebuild its BM25 index with them."""
     options = LexicalOptions.from_dict(raw)
-    with engine.write_lock:
-        with engine.sessions.begin() as session:
+    with ctx.write_lock:
+        with ctx.sessions.begin() as session:
             collection = repo.get_collection(session, name)
             collection.options = {**(collection.options or {}), "lexical": raw}
-        listener = next((lst for lst in engine.listeners if lst.name == "lexical"), None)
-        if listener is not None:
-            with engine.sessions() as session:
-                listener.rebuild(repo.get_collection(session, name))
+        if ctx.lexical is not None:
+            with ctx.sessions() as session:
+                ctx.lexical.rebuild(repo.get_collection(session, name))
     return options

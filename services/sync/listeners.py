@@ -1,9 +1,9 @@
 """Write listeners: derived state that must follow every committed write (lexical index, topic labels...).
 
-The Engine calls each registered listener after the database commit of a write, with the same
-:class:`~ingest.pipeline.IndexDelta` the vector index receives; then ``save`` at the end of the write.
-``drop`` is called when a collection is deleted, ``rebuild`` by ``latentspace index rebuild``. A listener
-keeps its own files under ``Engine.settings.index_dir() / str(collection.id)`` and must repair itself
+services/writes.py calls each listener of ``ServiceContext.listeners`` after the database commit of a
+write, with the same :class:`~ingest.pipeline.IndexDelta` the vector index receives; then ``save`` at the
+end of the write. ``drop`` is called when a collection is deleted, ``rebuild`` by ``latentspace index
+rebuild``. A listener keeps its own files under ``settings.index_dir() / str(collection.id)`` and must repair itself
 from the database when it finds its state missing or stale (the database is the source of truth).
 """
 

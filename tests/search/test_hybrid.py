@@ -66,7 +66,7 @@ def test_lexical_index_follows_updates_deletes_and_filters(filled) -> None:  # n
 
 def test_persists_rebuilds_and_repairs_from_the_database(filled, sqlite_settings, embedders) -> None:  # noqa: ANN001
     expected = ids(filled, "notebook", mode="lexical")
-    info_id = filled._collection("c").id
+    info_id = filled.context.collection("c").id
     lexical_dir = filled.settings.index_dir() / str(info_id) / "lexical"
     assert (lexical_dir / "manifest.json").exists()
     # a fresh Engine loads the saved index
@@ -94,11 +94,11 @@ def test_per_collection_analysis_options(sqlite_engine) -> None:  # noqa: ANN001
     sqlite_engine.create_collection("c")
     sqlite_engine.ingest("c", docs({"a": "running shoes", "b": "a long run"}))
     assert set(ids(sqlite_engine, "run", mode="lexical")) == {"a", "b"}  # English stemming by default
-    configure_lexical(sqlite_engine, "c", {"stemmer": "none"})
+    configure_lexical(sqlite_engine.context, "c", {"stemmer": "none"})
     assert sqlite_engine.collection_info("c").options["lexical"] == {"stemmer": "none"}
     assert ids(sqlite_engine, "run", mode="lexical") == ["b"]  # no stemming: "running" ≠ "run"
     with pytest.raises(InvalidInput, match="stemmer"):
-        configure_lexical(sqlite_engine, "c", {"stemmer": "klingon"})
+        configure_lexical(sqlite_engine.context, "c", {"stemmer": "klingon"})
 
 
 def test_explain_and_diversity(filled) -> None:  # noqa: ANN001

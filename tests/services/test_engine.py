@@ -180,7 +180,7 @@ def test_write_listeners_follow_every_committed_write(engine) -> None:  # noqa: 
     engine.add_listener(listener)
     engine.create_collection("c")
     engine.ingest("c", docs())
-    collection_id = engine._collection("c").id
+    collection_id = engine.context.collection("c").id
     with engine.sessions() as session:
         from store.repositories import chunk_ids
 

@@ -55,8 +55,8 @@ def test_a_failing_document_leaves_nothing_and_the_others_land(engine, monkeypat
     assert (report.added, report.failed) == (2, 1)
     assert visible_ids(engine) == {"a", "c"}
     with engine.sessions() as session:
-        assert repo.documents_by_external_id(session, engine._collection("c").id, ["b"]) == {}
-        assert len(repo.chunk_ids(session, engine._collection("c").id)) == 2
+        assert repo.documents_by_external_id(session, engine.context.collection("c").id, ["b"]) == {}
+        assert len(repo.chunk_ids(session, engine.context.collection("c").id)) == 2
 
 
 def test_a_crash_mid_document_rolls_back_its_batch(engine, monkeypatch) -> None:  # noqa: ANN001

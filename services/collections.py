@@ -1,0 +1,137 @@
+"""Collections: create (or reopen with ``exist_ok``), list, describe, delete."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from core.errors import CollectionExists, EmbedderMismatch, InvalidInput
+from index.registry import INDEX_KINDS
+from ingest.chunking import DEFAULT_CHUNKING, check_chunking, require_chunking
+from ingest.clip import load_image_embedder
+from ingest.embedders import Embedder
+from services.context import ServiceContext
+from services.writes import drop_derived
+from store import repositories as repo
+from store.models import Collection
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+MODALITIES = ("text", "image", "multimodal")  # image and multimodal collections use a CLIP-family model
+
+
+@dataclass
+class CollectionInfo:
+    name: str
+    modality: str
+    model: str
+    dimension: int
+    model_version: str
+    index_kind: str
+    index_params: dict[str, Any]
+    documents: int
+    chunks: int
+    indexed_vectors: int
+    created_at: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def create_collection(
+    ctx: ServiceContext,
+    name: str,
+    model: str | None = None,
+    index_kind: str | None = None,
+    index_params: dict[str, Any] | None = None,
+    modality: str = "text",
+    exist_ok: bool = False,
+    chunking: str | None = None,
+) -> CollectionInfo:
+    """Create collection ``name``; with ``exist_ok``, return the existing one if it agrees with the request."""
+    kind = index_kind or ctx.settings.index_kind
+    _check_new(name, modality, kind, chunking)
+    with ctx.sessions.begin() as session:
+        existing = repo.find_collection(session, name)
+        if existing is not None:
+            _check_existing(existing, exist_ok, model, chunking)
+            return collection_info_of(ctx, session, existing)
+        embedder = _embedder_for_new(ctx, modality, model)
+        collection = Collection(
+            name=name,
+            modality=modality,
+            embedder_name=embedder.name,
+            embedder_dim=embedder.dim,
+            embedder_version=embedder.version,
+            index_kind=kind,
+            index_params=dict(index_params or ctx.settings.index_params),
+            options={"chunking": chunking or DEFAULT_CHUNKING},
+        )
+        session.add(collection)
+        session.flush()
+        return collection_info_of(ctx, session, collection)
+
+
+def _check_new(name: str, modality: str, kind: str | None, chunking: str | None) -> None:
+    if not NAME.match(name or ""):
+        raise InvalidInput("collection names are 1-128 letters, digits, '_', '-' or '.', starting alnum")
+    if modality not in MODALITIES:
+        raise InvalidInput(f"unknown modality {modality!r}; choose one of {list(MODALITIES)}")
+    if kind is not None and kind not in INDEX_KINDS:
+        raise InvalidInput(f"unknown index kind {kind!r}; choose one of {sorted(INDEX_KINDS)}")
+    if chunking is not None:
+        check_chunking(chunking)
+
+
+def _check_existing(existing: Collection, exist_ok: bool, model: str | None, chunking: str | None) -> None:
+    if not exist_ok:
+        raise CollectionExists(f"collection {existing.name!r} already exists")
+    if model is not None and model != existing.embedder_name:
+        raise EmbedderMismatch(f"collection {existing.name!r} uses model {existing.embedder_name!r}, not {model!r}")
+    require_chunking(existing.name, existing.options, chunking)
+
+
+def _embedder_for_new(ctx: ServiceContext, modality: str, model: str | None) -> Embedder:
+    if modality == "text":
+        return ctx.embedders.get(model or ctx.settings.default_model)
+    # image/multimodal: a CLIP-family model, with an error that says how to provide one
+    return load_image_embedder(ctx.embedders, model or ctx.settings.image_model)
+
+
+def list_collections(ctx: ServiceContext) -> list[CollectionInfo]:
+    with ctx.sessions() as session:
+        return [collection_info_of(ctx, session, c) for c in repo.list_collections(session)]
+
+
+def collection_info(ctx: ServiceContext, name: str) -> CollectionInfo:
+    with ctx.sessions() as session:
+        return collection_info_of(ctx, session, repo.get_collection(session, name))
+
+
+def delete_collection(ctx: ServiceContext, name: str) -> None:
+    """Delete the collection's rows (documents and chunks cascade), then its derived indexes."""
+    with ctx.write_lock, ctx.sessions.begin() as session:
+        collection = repo.get_collection(session, name)
+        collection_id = collection.id
+        session.delete(collection)
+    drop_derived(ctx, collection_id)
+
+
+def collection_info_of(ctx: ServiceContext, session: Session, collection: Collection) -> CollectionInfo:
+    """The collection's description; index figures from the loaded index when there is one (no load here)."""
+    documents, chunks = repo.collection_counts(session, collection.id)
+    loaded = ctx.vectors.loaded(collection.id)
+    return CollectionInfo(
+        name=collection.name,
+        modality=collection.modality,
+        model=collection.embedder_name,
+        dimension=collection.embedder_dim,
+        model_version=collection.embedder_version,
+        index_kind=loaded.kind if loaded else ctx.vectors.kind_for(collection, chunks),
+        index_params=collection.index_params,
+        documents=documents,
+        chunks=chunks,
+        indexed_vectors=len(loaded) if loaded else chunks,
+        created_at=collection.created_at.isoformat(),
+        options=collection.options,
+    )

@@ -1,0 +1,54 @@
+"""What both search leaves (dense.py, hybrid.py) share: the query vector and the stored rows of hits.
+
+Rows come through the read cache (services/hitcache.py) while no write intervened, so a repeated search
+costs no SQL. Kept apart from the dispatcher so the leaves never import it (no import circle).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ingest.pipeline import normalise
+from services.context import ServiceContext
+from services.search.types import SearchRequest
+from store import repositories as repo
+from store.models import Collection
+
+
+def query_vector(ctx: ServiceContext, collection: Collection, request: SearchRequest) -> np.ndarray:
+    """The request's raw vector (checked and normalised), or its text embedded by the collection's model."""
+    if request.vector is not None:
+        return normalise(request.vector, collection.embedder_dim)
+    return ctx.embedder_for(collection).embed_query(request.query)
+
+
+def chunk_hits(ctx: ServiceContext, ids: list[int]) -> dict[int, repo.ChunkHit]:
+    """What a hit shows of each chunk (from the cache while no write intervened); gone ids are absent."""
+
+    def load(missing: list[int]) -> dict[int, repo.ChunkHit]:
+        with ctx.sessions() as session:
+            return repo.load_chunk_hits(session, missing)
+
+    return ctx.hits.rows("chunk", ids, load)
+
+
+def has_multi_chunk_documents(ctx: ServiceContext, collection: Collection) -> bool:
+    """Whether some document has several chunks (grouped search must over-fetch); True when unknown."""
+
+    def load() -> bool:
+        with ctx.sessions() as session:
+            return repo.has_multi_chunk_documents(session, collection.id)
+
+    # Only a speed-up: while a write is in progress, assume the worst rather than cost a query.
+    return ctx.hits.value(("multi_chunk", collection.id), load, uncached=True)
+
+
+def stored_vectors(ctx: ServiceContext, collection: Collection, ids: list[int]) -> dict[int, np.ndarray]:
+    """The stored vectors of chunk ``ids`` (those still present), by chunk id."""
+    if not ids:
+        return {}
+    vectors: dict[int, np.ndarray] = {}
+    with ctx.sessions() as session:
+        for found, matrix in repo.iter_vectors(session, collection.id, collection.embedder_dim, ids=ids):
+            vectors.update(zip(found.tolist(), matrix, strict=True))
+    return vectors
