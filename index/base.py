@@ -6,7 +6,7 @@ Conventions for all backends:
 * vectors/queries are float32 ``(n, dim)``, L2-normalised upstream; scores are inner products
   (cosine), higher is better; padded result slots have score ``-inf``.
 * filtered search (``allowed_ids``) over a *small* allowed set is answered exactly over just those
-  vectors (see :func:`exact_filter_limit`); larger sets use the library's native filter.
+  vectors (see :func:`index.arrays.exact_filter_limit`); larger sets use the library's native filter.
 """
 
 from __future__ import annotations
@@ -19,6 +19,16 @@ import numpy as np
 
 from core.errors import DimensionMismatch, IndexCorrupt, InvalidInput, LatentspaceError, UnknownIndexKind
 from core.saveddir import read_saved_dir, write_saved_dir
+from index.arrays import (
+    as_ids,
+    as_matrix,
+    dedupe_last,
+    empty_result,
+    exact_filter_limit,
+    exact_topk,
+    in_sorted,
+    resolve_params,
+)
 
 __all__ = [
     "BaseIndex",
@@ -28,18 +38,7 @@ __all__ = [
     "LatentspaceError",
     "UnknownIndexKind",
     "VectorIndex",
-    "exact_filter_limit",
-    "exact_topk",
 ]
-
-# Filtered search goes exact when the allowed set has at most this many vectors, or this share of
-# the index: brute force over a few thousand vectors costs about one HNSW query and has recall 1.0,
-# whereas graph search with a very selective filter needs a huge ef and still loses recall.
-EXACT_FILTER_MIN = 2048
-EXACT_FILTER_FRACTION = 0.03
-EXACT_FILTER_PER_K = 50
-# Bound the (queries x vectors) score matrix of brute-force search to ~64 MB of float32.
-_SCORE_BLOCK = 1 << 24
 _INDEX_KEYS = ("dim", "params")  # besides core/saveddir.py's generic keys; every saved index has them
 
 
@@ -108,122 +107,6 @@ class ReadWriteLock:
         with self._mutex:
             self._writer = False
             self._cond.notify_all()
-
-
-# ----------------------------------------------------------------------------- input validation
-
-
-def as_ids(ids: Any) -> np.ndarray:
-    """Return ``ids`` as a 1-D int64 array of non-negative ids."""
-    arr = np.asarray(ids)
-    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
-        raise InvalidInput(f"ids must be a 1-D integer array, got shape {arr.shape} dtype {arr.dtype}")
-    arr = arr.astype(np.int64, copy=False)
-    if arr.size and arr.min() < 0:
-        raise InvalidInput("ids must be non-negative (-1 is reserved for result padding)")
-    return arr
-
-
-def as_matrix(vectors: Any, dim: int) -> np.ndarray:
-    """Return ``vectors`` as C-contiguous float32 ``(n, dim)``; a 1-D vector becomes ``(1, dim)``."""
-    if type(vectors) is np.ndarray and vectors.dtype == np.float32 and vectors.ndim == 2:
-        arr = vectors  # hot path: already in shape, skip conversions
-    else:
-        arr = np.asarray(vectors, dtype=np.float32)
-        if arr.ndim == 1:
-            arr = arr[None, :]
-        if arr.ndim != 2:
-            raise InvalidInput(f"expected a (n, {dim}) matrix, got shape {arr.shape}")
-    if arr.shape[1] != dim:
-        raise DimensionMismatch(f"expected vectors of dimension {dim}, got {arr.shape[1]}")
-    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
-
-
-def dedupe_last(ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep only the last occurrence of each id in a batch (later rows replace earlier ones)."""
-    uniq, first_in_reversed = np.unique(ids[::-1], return_index=True)
-    if len(uniq) == len(ids):
-        return ids, vectors
-    keep = np.sort(len(ids) - 1 - first_in_reversed)
-    return ids[keep], vectors[keep]
-
-
-def resolve_params(kind: str, defaults: dict[str, Any], params: dict[str, Any] | None) -> dict[str, Any]:
-    """Merge user params over defaults, rejecting unknown keys (a typo should not pass silently)."""
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise InvalidInput(
-            f"unknown parameter(s) {unknown} for index kind {kind!r}; valid: {sorted(defaults)}"
-        )
-    return {**defaults, **params}
-
-
-def in_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
-    """Boolean mask of ``values`` present in the sorted array ``sorted_ref`` (O(m log n), no re-sort)."""
-    if not len(sorted_ref):
-        return np.zeros(len(values), dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_ref, values), len(sorted_ref) - 1)
-    return sorted_ref[pos] == values
-
-
-# ----------------------------------------------------------------------------- result helpers
-
-
-def empty_result(n_queries: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    return np.full((n_queries, k), -1, dtype=np.int64), np.full((n_queries, k), -np.inf, dtype=np.float32)
-
-
-def pad_result(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Right-pad ``(q, k')`` results to ``(q, k)``; normalise missing entries to id -1 / score -inf."""
-    ids = np.asarray(ids, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float32)
-    missing = ids < 0
-    if missing.any():
-        scores = np.where(missing, np.float32(-np.inf), scores)
-    if ids.shape[1] < k:
-        out_ids, out_scores = empty_result(ids.shape[0], k)
-        out_ids[:, : ids.shape[1]] = ids
-        out_scores[:, : ids.shape[1]] = scores
-        return out_ids, out_scores
-    return ids, scores
-
-
-def topk_from_scores(scores: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k per row of a ``(q, m)`` score matrix; ``labels`` maps columns to ids; -inf → padding."""
-    m = scores.shape[1]
-    kk = min(k, m)
-    if kk == 0:
-        return empty_result(scores.shape[0], k)
-    if kk < m:
-        cols = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-        part = np.take_along_axis(scores, cols, axis=1)
-    else:
-        cols = np.broadcast_to(np.arange(m), scores.shape)
-        part = scores
-    order = np.argsort(-part, axis=1, kind="stable")
-    cols = np.take_along_axis(cols, order, axis=1)
-    top = np.take_along_axis(part, order, axis=1)
-    ids = np.where(np.isneginf(top), -1, labels[cols])
-    return pad_result(ids, top, k)
-
-
-def exact_topk(
-    queries: np.ndarray, vectors: np.ndarray, labels: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Brute-force inner-product top-k of queries (q, d) against vectors (m, d) labelled ``labels`` (m,)."""
-    block = max(1, _SCORE_BLOCK // max(1, len(vectors)))
-    parts = [
-        topk_from_scores(queries[i : i + block] @ vectors.T, labels, k) for i in range(0, len(queries), block)
-    ]
-    if len(parts) == 1:
-        return parts[0]
-    return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
-
-
-def exact_filter_limit(k: int, n_live: int) -> int:
-    """Largest allowed-set size answered by exact search over the subset (see module constants)."""
-    return max(EXACT_FILTER_MIN, EXACT_FILTER_PER_K * k, int(EXACT_FILTER_FRACTION * n_live))
 
 
 # ----------------------------------------------------------------------------- base class

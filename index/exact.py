@@ -7,7 +7,8 @@ from typing import Any, Self
 
 import numpy as np
 
-from index.base import BaseIndex, exact_topk
+from index.arrays import exact_topk
+from index.base import BaseIndex
 
 _VECTORS_FILE = "vectors.npy"
 _IDS_FILE = "ids.npy"

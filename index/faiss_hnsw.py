@@ -14,7 +14,8 @@ from typing import Any, Self
 import faiss
 import numpy as np
 
-from index.base import BaseIndex, pad_result
+from index.arrays import pad_result
+from index.base import BaseIndex
 
 _GRAPH_FILE = "hnsw.faiss"
 _LABELS_FILE = "labels.npy"

@@ -17,7 +17,8 @@ from typing import Any, Self
 import faiss
 import numpy as np
 
-from index.base import BaseIndex, pad_result
+from index.arrays import pad_result
+from index.base import BaseIndex
 
 _INDEX_FILE = "ivf.faiss"
 MIN_POINTS_PER_CENTROID = 39

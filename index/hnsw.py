@@ -15,7 +15,8 @@ from typing import Any, Self
 import hnswlib
 import numpy as np
 
-from index.base import BaseIndex, exact_topk, pad_result
+from index.arrays import exact_topk, pad_result
+from index.base import BaseIndex
 
 _GRAPH_FILE = "hnsw.bin"
 _DELETED_FILE = "deleted.npy"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.base import exact_filter_limit
+from index.arrays import exact_filter_limit
 from index.registry import INDEX_KINDS, load_index
 from tests.index.vector_data import brute_force, clustered, make, recall
 
