@@ -144,7 +144,3 @@ def has_saved_dir(directory: Path) -> bool:
     _recover_interrupted_swap(directory)
     return (directory / MANIFEST_NAME).is_file()
 
-
-# Former names, kept while index/lexical.py and index/registry.py (owned elsewhere) still import them.
-write_index_dir = write_saved_dir
-read_manifest = read_saved_dir

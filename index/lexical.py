@@ -6,7 +6,7 @@ bm25s matrix is rebuilt from them (no re-analysis) lazily on the first search af
 is measured in docs/EVALUATION.md (5.0 s for 100k chunks on a heavily loaded machine, against 166 s with
 bm25s's own ``index``).
 
-Saved state is a directory written like the vector indexes' (index/manifest.py: temp dir + swap, file
+Saved state is a directory written like the vector indexes' (core/saveddir.py: temp dir + swap, file
 checksums): ``manifest.json`` (analysis options and BM25 parameters under ``params``, counts), ``vocab.json``
 (the token list; ids are positions, append-only) and ``tokens.npz`` (chunk ids, offsets, token ids).
 """
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import IndexCorrupt, InvalidInput
-from core.saveddir import read_manifest, write_index_dir
+from core.saveddir import read_saved_dir, write_saved_dir
 
 FORMAT = "latentspace-bm25/1"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -150,7 +150,7 @@ class Bm25Index:
             self._save(directory)
 
     def _save(self, directory: Path) -> None:
-        """Write atomically and checksummed, like the vector indexes (index/manifest.py)."""
+        """Write atomically and checksummed, like the vector indexes (core/saveddir.py)."""
         ids = self.ids()
         arrays = [self._tokens[int(i)] for i in ids]
         vocab = sorted(self._vocab, key=self._vocab.__getitem__)
@@ -169,11 +169,11 @@ class Bm25Index:
             "count": len(ids),
             "vocab": len(vocab),
         }
-        write_index_dir(directory, manifest, write_native)
+        write_saved_dir(directory, manifest, write_native)
 
     @classmethod
     def load(cls, directory: Path) -> Bm25Index:
-        manifest = read_manifest(directory)  # recovers an interrupted swap; checks every file's checksum
+        manifest = read_saved_dir(directory)  # recovers an interrupted swap; checks every file's checksum
         if manifest.get("kind") != "bm25" or manifest.get("format") != FORMAT:
             raise IndexCorrupt(f"{directory}: not a {FORMAT} lexical index")
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import IndexCorrupt, UnknownIndexKind
-from core.saveddir import read_manifest
+from core.saveddir import read_saved_dir
 from index.base import BaseIndex, VectorIndex
 from index.exact import ExactIndex
 from index.faiss_hnsw import FaissHnswIndex
@@ -39,7 +39,7 @@ def create_index(kind: str, dim: int, params: dict[str, Any] | None = None) -> V
 
 def load_index(directory: Path) -> VectorIndex:
     """Load a saved index, dispatching on its manifest's ``kind``; damage raises IndexCorrupt."""
-    kind = read_manifest(Path(directory), verify_files=False)["kind"]
+    kind = read_saved_dir(Path(directory), verify_files=False)["kind"]
     try:
         cls = _index_class(kind)
     except UnknownIndexKind as exc:
