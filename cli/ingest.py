@@ -35,13 +35,8 @@ def ingest(
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .jsonl .csv/.tsv) and images (.jpg .png .webp .gif .bmp)."""
     from cli.images import ingest_image_files, merge_reports, plan_files
-    from ingest.readers import TableOptions
 
-    table = TableOptions(
-        text_fields=tuple(text_field or ("title", "text")),
-        id_field=id_field or None,
-        metadata_fields=tuple(metadata_field) if metadata_field else None,
-    )
+    table = _table_options(text_field, id_field, metadata_field)
     if stdin_format not in ("text", "jsonl", "csv"):
         raise fail("--stdin-format must be text, jsonl or csv")
     file_args = [Path(p) for p in paths if p != "-"]
@@ -67,6 +62,17 @@ def ingest(
     _summary(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _table_options(text_field: list[str] | None, id_field: str, metadata_field: list[str] | None):  # noqa: ANN202
+    """How jsonl/csv rows become documents (text, id and metadata fields)."""
+    from ingest.readers import TableOptions
+
+    return TableOptions(
+        text_fields=tuple(text_field or ("title", "text")),
+        id_field=id_field or None,
+        metadata_fields=tuple(metadata_field) if metadata_field else None,
+    )
 
 
 def _documents(files, use_stdin, stdin_format, table, seen, progress, task) -> Iterator:  # noqa: ANN001

@@ -12,7 +12,6 @@ import typer
 from rich.table import Table
 
 from cli.common import console, fail, open_engine, run
-from cli.evaluate import eval_app
 
 topics_app = typer.Typer(help="Topic models of a collection (LDA, embedding clusters).", no_args_is_help=True)
 map_app = typer.Typer(help="2-D maps of a collection (PCA, UMAP).", no_args_is_help=True)
@@ -20,10 +19,11 @@ compress_app = typer.Typer(help="Latent compression (PCA, autoencoder) and outli
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     app.add_typer(topics_app, name="topics")
     app.add_typer(map_app, name="map")
     app.add_typer(compress_app, name="compress")
+    eval_app.command("topics")(eval_topics)
 
 
 @topics_app.command("fit")
@@ -171,7 +171,6 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.where(norms > 0, norms, 1.0)
 
 
-@eval_app.command("topics")
 def eval_topics(
     collection: CollectionOpt,
     topics: Annotated[int, typer.Option("--topics", "-n", help="topics per method")] = 20,

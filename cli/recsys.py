@@ -11,7 +11,6 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cli.common import console, err_console, fail, json_option, open_engine, run
-from cli.evaluate import eval_app
 
 Opt = typer.Option
 EVAL_MODELS = ["popularity", "als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "infae", "blend"]
@@ -101,7 +100,6 @@ def recommend(
     console.print(table)
 
 
-@eval_app.command("recsys")
 def eval_recsys(
     file: Annotated[Path, typer.Argument(help="MovieLens-format file: user item rating timestamp")],
     model: Annotated[list[str] | None, Opt("--model", help="repeatable; default: all")] = None,
@@ -124,8 +122,9 @@ def eval_recsys(
     console.print(table)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the top-level recommendation commands to the ``latentspace`` app."""
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Add the top-level recommendation commands to the ``latentspace`` app, and ``eval recsys``."""
     app.command("ingest-interactions")(ingest_interactions)
     app.command()(train)
     app.command()(recommend)
+    eval_app.command("recsys")(eval_recsys)
