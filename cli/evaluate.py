@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.common import console, err_console, fail, open_engine, run
+
+if TYPE_CHECKING:  # imported lazily at run time, so `latentspace --help` stays fast
+    from eval.beir import BeirDataset
+    from services.engine import Engine
+    from services.search.types import SearchRequest
 
 eval_app = typer.Typer(help="Evaluate retrieval quality (BEIR, ANN recall, ...).", no_args_is_help=True)
 
@@ -68,7 +73,9 @@ def eval_beir(
     _emit(report, stem, as_json)
 
 
-def _ingest_and_query(engine, name: str, dataset, requests: list) -> tuple[Any, list[dict[str, Any]]]:  # noqa: ANN001
+def _ingest_and_query(
+    engine: Engine, name: str, dataset: BeirDataset, requests: list[SearchRequest]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ingest the corpus (unchanged documents are skipped), then run every query set once per mode."""
     from eval.beir import ingest_corpus, run_queries
 

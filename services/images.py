@@ -26,12 +26,14 @@ from core.errors import InvalidInput, LatentspaceError, NotFound, UnreadableFile
 from ingest import images as imgs
 from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
-from ingest.pipeline import IngestReport, batched
+from ingest.pipeline import IndexDelta, IngestReport, batched
 from ingest.readers import SourceDocument
 from store import repositories as repo
 from store.models import Collection
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from services.context import ServiceContext
     from services.search.types import SearchRequest, SearchResult
 
@@ -234,14 +236,14 @@ class ThumbnailListener:
 
     name = "thumbnails"
 
-    def __init__(self, data_dir: Path, sessions: Any) -> None:  # noqa: ANN401  (a sessionmaker)
+    def __init__(self, data_dir: Path, sessions: sessionmaker[Session]) -> None:
         self._data_dir = data_dir
         self._sessions = sessions
 
     def _directory(self, collection_id: int) -> Path:
         return imgs.thumbnail_dir(self._data_dir, collection_id)
 
-    def apply(self, collection: Collection, delta: Any) -> None:  # noqa: ANN401  (an IndexDelta)
+    def apply(self, collection: Collection, delta: IndexDelta) -> None:
         hashes = set(delta.removed_content_hashes)
         if not hashes or not self._directory(collection.id).is_dir():
             return
