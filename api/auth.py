@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -72,7 +73,7 @@ class ApiKeyAuth:
         return info.prefix
 
 
-def key_store(app) -> KeyStore:  # noqa: ANN001
+def key_store(app: Starlette) -> KeyStore:
     """One KeyStore per app (its verification cache lives as long as the app)."""
     store = getattr(app.state, "key_store", None)
     if store is None:

@@ -8,7 +8,8 @@ cardinality stays bounded; unmatched paths share the label ``unmatched``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -17,8 +18,15 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingest.pipeline import IndexDelta
-from store.models import Collection
+
+class ChunkDelta(Protocol):
+    """What the metrics count of a committed write (the Engine passes its IndexDelta, which has both).
+
+    Typed structurally so the API layer imports neither the store's models nor the ingest pipeline.
+    """
+
+    added_ids: Sequence[int]
+    removed_ids: Sequence[int]
 
 
 class AppMetrics:
@@ -55,21 +63,24 @@ class IndexSizeCollector(Collector):
 
 
 class MetricsListener:
-    """A WriteListener that counts committed chunk changes; metrics keep no files, so the rest is no-op."""
+    """A WriteListener that counts committed chunk changes; metrics keep no files, so the rest is no-op.
+
+    The collection arguments are the Engine's collection rows; the counters never look at them.
+    """
 
     name = "metrics"
 
     def __init__(self, metrics: AppMetrics) -> None:
         self._metrics = metrics
 
-    def apply(self, collection: Collection, delta: IndexDelta) -> None:
+    def apply(self, collection: object, delta: ChunkDelta) -> None:
         self._metrics.chunks_added.inc(len(delta.added_ids))
         self._metrics.chunks_removed.inc(len(delta.removed_ids))
 
-    def save(self, collection: Collection) -> None:
+    def save(self, collection: object) -> None:
         return None  # counters live in memory only
 
-    def rebuild(self, collection: Collection) -> None:
+    def rebuild(self, collection: object) -> None:
         return None  # a rebuild changes no document
 
     def drop(self, collection_id: int) -> None:

@@ -45,8 +45,10 @@ def main() -> None:
     parser.add_argument("sentences_dir", type=Path)
     parser.add_argument("--collection", default="scifact")
     args = parser.parse_args()
-    from cli.common import open_engine
+    from core.settings import get_settings
     from ingest.readers import SourceDocument
+    from services.engine import Engine
+    from store.migrate import upgrade
 
     corpus = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]
     sentences = (args.sentences_dir / "sentences.txt").read_text().splitlines()
@@ -54,7 +56,10 @@ def main() -> None:
     by_doc = document_vectors(corpus, sentences, vectors)
     docs = [SourceDocument(d["_id"], f"{d.get('title', '')}\n{d['text']}".strip(), None, {"title": d.get("title", "")})
             for d in corpus if d["_id"] in by_doc]
-    engine = open_engine()
+    settings = get_settings()  # the configured data dir and database, as the CLI uses (bench/ imports no cli/)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file lives there by default
+    upgrade(settings.resolved_database_url())
+    engine = Engine(settings)
     engine.create_collection(args.collection, exist_ok=True)
     report = engine.ingest(args.collection, docs, vectors=by_doc)
     print(json.dumps(report.as_dict() | {"errors": report.errors[:5]}))

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from core.errors import InvalidInput, LatentspaceError
 from core.jsonargs import parse_json_object
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from services.engine import Engine
+
+T = TypeVar("T")
 CHUNKING_HELP = (
     "for a new collection: split (token-aware overlapping chunks, the default) | truncate (one vector per "
     "document from its first max_seq_length tokens; faster on long texts)"
@@ -23,7 +30,7 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def migrate(settings) -> None:  # noqa: ANN001
+def migrate(settings: Settings) -> None:
     """Apply migrations under a data-dir lock: two workers starting at once must not both create the schema."""
     from core.writelock import file_lock
     from store.migrate import upgrade
@@ -33,7 +40,7 @@ def migrate(settings) -> None:  # noqa: ANN001
         upgrade(settings.resolved_database_url())
 
 
-def open_engine():  # noqa: ANN201
+def open_engine() -> Engine:
     """Apply migrations, then build the Engine (both cheap when already current)."""
     from services.engine import Engine
 
@@ -42,7 +49,7 @@ def open_engine():  # noqa: ANN201
     return Engine(settings)
 
 
-def run(func):  # noqa: ANN001, ANN201
+def run(func: Callable[[], T]) -> T:
     """Turn LatentspaceError into a one-line message and a non-zero exit."""
     try:
         return func()

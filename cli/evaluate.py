@@ -1,7 +1,8 @@
 """``latentspace eval ...``: measure retrieval quality through the same Engine the API uses.
 
-Other evaluations add commands to :data:`eval_app` in their own module and register by importing that
-module at the bottom of this file (one import line each).
+This module defines :data:`eval_app` with the ``beir`` and ``ann`` commands only. The other evaluations
+(``recsys``, ``topics``, ``images``) live with their feature's commands and are added to ``eval_app`` by
+cli/main.py, so no command module imports another (and none imports cli/main.py).
 """
 
 from __future__ import annotations
@@ -9,11 +10,16 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.common import console, err_console, fail, open_engine, run
+
+if TYPE_CHECKING:  # imported lazily at run time, so `latentspace --help` stays fast
+    from eval.beir import BeirDataset
+    from services.engine import Engine
+    from services.search.types import SearchRequest
 
 eval_app = typer.Typer(help="Evaluate retrieval quality (BEIR, ANN recall, ...).", no_args_is_help=True)
 
@@ -36,8 +42,7 @@ def eval_beir(
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
     """Ingest a BEIR dataset through the normal ingest path and report nDCG, recall, MRR, MAP and latency."""
-    from eval.beir import ingest_corpus, load_beir, run_queries
-    from eval.report import runs_table, write_report
+    from eval.beir import load_beir
     from services.search.types import SearchRequest
 
     modes = mode or ["dense", "lexical", "hybrid"]
@@ -49,14 +54,9 @@ def eval_beir(
     dataset = run(lambda: load_beir(directory, split))
     engine = open_engine()
     name = collection or f"beir-tmp-{uuid.uuid4().hex[:8]}"
+    requests = [SearchRequest(query="", k=k, mode=m, fusion=fusion, weight=weight, rrf_k=rrf_k) for m in modes]
     try:
-        err_console.print(f"ingesting {dataset.corpus_path} into {name} (unchanged documents are skipped)")
-        ingest = run(lambda: ingest_corpus(engine, name, dataset))
-        runs = []
-        for each in modes:
-            request = SearchRequest(query="", k=k, mode=each, fusion=fusion, weight=weight, rrf_k=rrf_k)
-            result = run(lambda request=request: run_queries(engine, name, dataset, request))
-            runs.append({"mode": result.mode, "metrics": result.metrics, "latency_ms": result.latency_ms})
+        ingest, runs = _ingest_and_query(engine, name, dataset, requests)
     finally:
         if collection is None:
             engine.delete_collection(name)
@@ -70,6 +70,28 @@ def eval_beir(
         "runs": runs,
     }
     stem = out or engine.settings.data_dir / "eval" / f"beir-{directory.resolve().name}-{split}"
+    _emit(report, stem, as_json)
+
+
+def _ingest_and_query(
+    engine: Engine, name: str, dataset: BeirDataset, requests: list[SearchRequest]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Ingest the corpus (unchanged documents are skipped), then run every query set once per mode."""
+    from eval.beir import ingest_corpus, run_queries
+
+    err_console.print(f"ingesting {dataset.corpus_path} into {name} (unchanged documents are skipped)")
+    ingest = run(lambda: ingest_corpus(engine, name, dataset))
+    runs = []
+    for request in requests:
+        result = run(lambda request=request: run_queries(engine, name, dataset, request))
+        runs.append({"mode": result.mode, "metrics": result.metrics, "latency_ms": result.latency_ms})
+    return ingest, runs
+
+
+def _emit(report: dict[str, Any], stem: Path, as_json: bool) -> None:
+    """Write the .json/.md report; print it as JSON or as a table (paths on stderr)."""
+    from eval.report import runs_table, write_report
+
     paths = write_report(report, stem)
     if as_json:
         print(json.dumps(report, indent=2))
@@ -105,10 +127,3 @@ def eval_ann(
         f"{report['filtered'][f'recall@{k}']:.4f}"
     )
 
-
-# Other evaluation commands register themselves on eval_app when their module is imported, one line each,
-# e.g. ``import eval.cli_recsys`` (with ruff's E402/F401 silenced on that line); that module does
-# ``@eval_app.command("recsys")``.
-import cli.recsys  # noqa: E402, F401, I001  (registers `eval recsys`)
-import cli.latent  # noqa: E402, F401  (registers `eval topics`)
-import cli.evaluate_images  # noqa: E402, F401  (registers `eval images`)

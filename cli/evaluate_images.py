@@ -1,4 +1,7 @@
-"""``latentspace eval images DIR --labels labels.csv``: image retrieval, zero-shot and throughput."""
+"""``latentspace eval images DIR --labels labels.csv``: image retrieval, zero-shot and throughput.
+
+cli/main.py adds :func:`eval_images` to the ``eval`` group; this module imports no other command module.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import console, err_console, fail, open_engine, run
-from cli.evaluate import eval_app
 
 
-@eval_app.command("images")
 def eval_images(
     directory: Annotated[Path, typer.Argument(help="folder holding the labelled images")],
     labels: Annotated[Path, typer.Option(help="CSV with path,label columns (paths relative to it or DIR)")],

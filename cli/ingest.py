@@ -1,11 +1,15 @@
-"""``latentspace ingest``: files, folders and stdin into a collection, with progress and a summary."""
+"""``latentspace ingest``: files, folders and stdin into a collection, with progress and a summary.
+
+The folder walk is split by kind: text files go through the readers and ``Engine.ingest``, image files
+through services/images.py (image and multimodal collections); both reports are merged into one summary.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -14,6 +18,12 @@ from rich.table import Table
 
 from cli.common import CHUNKING_HELP, console, err_console, fail, open_engine, run
 from core.errors import LatentspaceError, UnreadableFile
+
+if TYPE_CHECKING:  # the CLI starts fast: Pillow, the pipeline and the Engine load only when a command runs
+    from rich.progress import TaskID
+
+    from ingest.pipeline import IngestReport
+    from services.engine import Engine
 
 
 def ingest(
@@ -34,14 +44,7 @@ def ingest(
     chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .jsonl .csv/.tsv) and images (.jpg .png .webp .gif .bmp)."""
-    from cli.images import ingest_image_files, merge_reports, plan_files
-    from ingest.readers import TableOptions
-
-    table = TableOptions(
-        text_fields=tuple(text_field or ("title", "text")),
-        id_field=id_field or None,
-        metadata_fields=tuple(metadata_field) if metadata_field else None,
-    )
+    table = _table_options(text_field, id_field, metadata_field)
     if stdin_format not in ("text", "jsonl", "csv"):
         raise fail("--stdin-format must be text, jsonl or csv")
     file_args = [Path(p) for p in paths if p != "-"]
@@ -67,6 +70,17 @@ def ingest(
     _summary(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _table_options(text_field: list[str] | None, id_field: str, metadata_field: list[str] | None):  # noqa: ANN202
+    """How jsonl/csv rows become documents (text, id and metadata fields)."""
+    from ingest.readers import TableOptions
+
+    return TableOptions(
+        text_fields=tuple(text_field or ("title", "text")),
+        id_field=id_field or None,
+        metadata_fields=tuple(metadata_field) if metadata_field else None,
+    )
 
 
 def _documents(files, use_stdin, stdin_format, table, seen, progress, task) -> Iterator:  # noqa: ANN001
@@ -127,3 +141,71 @@ def _summary(report) -> None:  # noqa: ANN001
         )
     )
     console.print(table)
+
+
+# -- the image side -------------------------------------------------------------------------------
+_COUNTS = ("added", "updated", "unchanged", "failed", "pruned", "chunks_embedded")
+
+
+def plan_files(
+    engine: Engine,
+    name: str,
+    file_args: list[Path],
+    filters: tuple[list[str] | None, list[str] | None],
+    new: tuple[str | None, str | None, str | None, str | None],
+    use_stdin: bool,
+) -> tuple[list[Path], list[Path]]:
+    """Open (or create) the collection and return (text files, image files) it should take.
+
+    ``filters`` is (include, exclude); ``new`` is (modality, model, index kind, chunking) for a new collection,
+    whose modality defaults to ``image`` when the walk finds only images.
+    """
+    from ingest.images import IMAGE_SUFFIXES, is_image_path
+    from ingest.readers import SUPPORTED_SUFFIXES
+    from ingest.readers.walk import iter_files
+    from services.images import IMAGE_MODALITIES, open_collection
+
+    found = list(iter_files(file_args, filters[0], filters[1], SUPPORTED_SUFFIXES | IMAGE_SUFFIXES))
+    images = [p for p in found if is_image_path(p)]
+    texts = [p for p in found if not is_image_path(p)]
+    modality, model, index_kind, chunking = new
+    if modality is None and images and not texts and not use_stdin:
+        modality = None if _exists(engine, name) else "image"
+    info = open_collection(engine, name, modality, model, index_kind, chunking)
+    if info.modality not in IMAGE_MODALITIES and images:
+        _notice(f"skipped {len(images)} image file(s): {name!r} is a text collection (use --modality image)")
+        images = []
+    if info.modality == "image" and texts:
+        _notice(f"skipped {len(texts)} text file(s): {name!r} is an image collection (use --modality multimodal)")
+        texts = []
+    return texts, images
+
+
+def ingest_image_files(
+    engine: Engine, name: str, images: list[Path], seen: set[str], progress: Progress, task: TaskID
+) -> IngestReport:
+    from services.images import image_files, ingest_images
+
+    seen.update(str(p.resolve()) for p in images)
+
+    def counted():  # noqa: ANN202
+        for item in image_files(images, engine.settings.image_max_bytes):
+            yield item
+            progress.advance(task)
+
+    return ingest_images(engine, name, counted())
+
+
+def merge_reports(first: IngestReport, second: IngestReport) -> IngestReport:
+    for key in _COUNTS:
+        setattr(first, key, getattr(first, key) + getattr(second, key))
+    first.errors.extend(second.errors)
+    return first
+
+
+def _exists(engine: Engine, name: str) -> bool:
+    return any(info.name == name for info in engine.list_collections())
+
+
+def _notice(message: str) -> None:
+    err_console.print(f"[yellow]note:[/] {message}", highlight=False)

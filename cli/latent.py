@@ -19,23 +19,12 @@ compress_app = typer.Typer(help="Latent compression (PCA, autoencoder) and outli
 CollectionOpt = Annotated[str, typer.Option("--collection", "-c", help="collection name")]
 
 
-def register(app: typer.Typer, eval_app: typer.Typer | None = None) -> None:
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add ``topics``, ``map`` and ``compress`` to the ``latentspace`` app and ``eval topics`` to ``eval_app``."""
     app.add_typer(topics_app, name="topics")
     app.add_typer(map_app, name="map")
     app.add_typer(compress_app, name="compress")
-    _eval_group(app, eval_app).command("topics")(eval_topics)
-
-
-def _eval_group(app: typer.Typer, eval_app: typer.Typer | None) -> typer.Typer:
-    # Until cli/main.py passes its eval group, find the one it already added as ``eval`` (importing
-    # cli.evaluate here would be an import circle).
-    if eval_app is not None:
-        return eval_app
-    found = [g.typer_instance for g in app.registered_groups if g.name == "eval" and g.typer_instance]
-    if not found:
-        raise RuntimeError("register(app, eval_app): the app has no `eval` group")
-    return found[0]
+    eval_app.command("topics")(eval_topics)
 
 
 @topics_app.command("fit")

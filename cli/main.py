@@ -1,4 +1,8 @@
-"""The ``latentspace`` command line: thin commands that parse, call the Engine, and render."""
+"""The ``latentspace`` command line: thin commands that parse, call the Engine, and render.
+
+This module builds the Typer app and registers every sub-command; the command modules import only
+cli/common.py, never this module or each other, so registration order here is the help order.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from rich.table import Table
 
 from cli.common import CHUNKING_HELP, console, json_option, migrate, open_engine, run
 from cli.evaluate import eval_app
+from cli.evaluate_images import eval_images
 from cli.ingest import ingest
 from cli.latent import register as register_latent
 from cli.lexical import index_lexical
@@ -30,8 +35,9 @@ index_app.command("lexical")(index_lexical)
 app.add_typer(keys_app, name="keys")
 app.add_typer(snapshot_app, name="snapshot")
 app.command()(ingest)
-register_recsys(app)
-register_latent(app)
+register_recsys(app, eval_app)  # also `eval recsys`
+register_latent(app, eval_app)  # also `eval topics`
+eval_app.command("images")(eval_images)
 
 
 @db_app.command("upgrade")

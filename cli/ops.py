@@ -57,7 +57,7 @@ def snapshot_create(
     from services.snapshots import create_snapshot
 
     engine = open_engine()
-    info = run(lambda: create_snapshot(engine, collection, directory))
+    info = run(lambda: create_snapshot(engine.context, collection, directory))
     console.print(f"snapshot {info.id}: {info.documents} documents, {info.chunks} chunks -> {info.path}")
 
 
@@ -81,5 +81,5 @@ def snapshot_restore(path: Annotated[Path, typer.Argument(help="a snapshot direc
     from services.snapshots import restore_snapshot
 
     engine = open_engine()
-    name = run(lambda: restore_snapshot(engine, path))
+    name = run(lambda: restore_snapshot(engine.context, path))
     console.print(f"restored collection {name} from {path}")

@@ -123,20 +123,9 @@ def eval_recsys(
     console.print(table)
 
 
-def register(app: typer.Typer, eval_app: typer.Typer | None = None) -> None:
-    """Add the recommendation commands to the ``latentspace`` app and ``eval recsys`` to ``eval_app``."""
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Add the top-level recommendation commands to the ``latentspace`` app, and ``eval recsys``."""
     app.command("ingest-interactions")(ingest_interactions)
     app.command()(train)
     app.command()(recommend)
-    _eval_group(app, eval_app).command("recsys")(eval_recsys)
-
-
-def _eval_group(app: typer.Typer, eval_app: typer.Typer | None) -> typer.Typer:
-    # Until cli/main.py passes its eval group, find the one it already added as ``eval`` (importing
-    # cli.evaluate here would be an import circle).
-    if eval_app is not None:
-        return eval_app
-    found = [g.typer_instance for g in app.registered_groups if g.name == "eval" and g.typer_instance]
-    if not found:
-        raise RuntimeError("register(app, eval_app): the app has no `eval` group")
-    return found[0]
+    eval_app.command("recsys")(eval_recsys)

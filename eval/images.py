@@ -21,7 +21,8 @@ import numpy as np
 from core.errors import InvalidInput
 from ingest.clip import require_image_tower
 from ingest.images import decode_image, read_image_file
-from services.images import image_files, ingest_images, search_by_image, stored_vector
+from services.image_search import search_by_image, stored_vector
+from services.images import image_files, ingest_images
 
 if TYPE_CHECKING:
     from services.engine import Engine
@@ -67,8 +68,8 @@ def evaluate_images(engine: Engine, name: str, items: list[LabelledImage], k: in
     pipeline_s = time.perf_counter() - started
     raw = _raw_encode(engine, embedder, items)
     ids = [i.path.resolve().as_posix() for i in items]
-    collection = _collection(engine, name)
-    stored = np.vstack([stored_vector(engine, collection, doc_id) for doc_id in ids])
+    collection = engine.context.collection(name)
+    stored = np.vstack([stored_vector(engine.context, collection, doc_id) for doc_id in ids])
     labels = [i.label for i in items]
     retrieval = _leave_one_out(engine, name, ids, labels, k)
     return {
@@ -144,9 +145,3 @@ def _chance_precision(labels: list[str]) -> float:
     n = len(labels)
     return round(sum(c * (c - 1) / (n - 1) for c in counts.values()) / n, 4)
 
-
-def _collection(engine: Engine, name: str) -> Any:
-    from store import repositories as repo
-
-    with engine.sessions() as session:
-        return repo.get_collection(session, name)

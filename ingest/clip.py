@@ -13,14 +13,18 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from core.errors import InvalidInput, ModelUnavailable
-from ingest.embedders import Embedder, SentenceTransformerEmbedder
+from ingest.embedder_base import Embedder, SentenceTransformerEmbedder
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ingest.embedders import EmbedderCache
-
 IMAGE_MODEL_SETTING = "LATENTSPACE_IMAGE_MODEL"
+
+
+class ModelSource(Protocol):
+    """What :func:`load_image_embedder` needs of ingest/embedders.py's EmbedderCache (which imports this module)."""
+
+    def get(self, name: str) -> Embedder: ...
 
 
 @runtime_checkable
@@ -72,7 +76,7 @@ def with_image_tower(embedder: SentenceTransformerEmbedder) -> Embedder:
     return embedder
 
 
-def load_image_embedder(cache: EmbedderCache, name: str) -> ImageEmbedder:
+def load_image_embedder(cache: ModelSource, name: str) -> ImageEmbedder:
     """The CLIP-family model ``name`` from ``cache``, with errors that say how to provide one."""
     try:
         embedder = cache.get(name)

@@ -1,10 +1,15 @@
-"""Image collections on top of the Engine: ingest pictures, search by picture, serve thumbnails.
+"""Image collections on top of the Engine: ingest pictures (decode, dedup, embed, thumbnail), uploads.
 
 One document per image, one chunk whose text is a short description (the file name) and whose vector
 comes from the CLIP image tower. The content hash is the SHA-256 of the file's bytes and is compared
 with the stored one *before* embedding, so re-ingesting an unchanged image costs a decode, no model call.
 Text queries on an image collection need nothing here: the collection's CLIP embedder embeds them with
-its text tower inside the Engine's ordinary search.
+its text tower inside the Engine's ordinary search. Search by picture and thumbnails are in
+services/image_search.py.
+
+The write path (``Engine.ingest``) and collection creation belong to the Engine facade, so these functions
+take the Engine, typed by the :class:`ImageEngine` protocol below: services/engine.py imports this module
+(for :class:`ThumbnailListener`), so importing it back, even for annotations, would close a circle.
 """
 
 from __future__ import annotations
@@ -13,24 +18,65 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from core.errors import DocumentNotFound, InvalidInput, LatentspaceError, NotFound, UnreadableFile
+from core.errors import InvalidInput, LatentspaceError, NotFound, UnreadableFile
 from ingest import images as imgs
 from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
-from ingest.pipeline import IngestReport, batched
+from ingest.pipeline import IndexDelta, IngestReport, batched
 from ingest.readers import SourceDocument
-from services.search.types import SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 
 if TYPE_CHECKING:
-    from services.engine import CollectionInfo, Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from services.context import ServiceContext
+    from services.search.types import SearchRequest, SearchResult
 
 IMAGE_MODALITIES = frozenset({"image", "multimodal"})
+
+
+class CollectionView(Protocol):
+    """The parts of the Engine's CollectionInfo that image services read."""
+
+    name: str
+    modality: str
+    model: str
+    options: dict[str, Any]
+
+
+class ImageEngine(Protocol):
+    """The public Engine members image services use (services/engine.py's Engine satisfies it)."""
+
+    context: ServiceContext
+
+    def collection_info(self, name: str) -> CollectionView: ...
+
+    def create_collection(
+        self,
+        name: str,
+        model: str | None = None,
+        index_kind: str | None = None,
+        index_params: dict[str, Any] | None = None,
+        modality: str = "text",
+        exist_ok: bool = False,
+        chunking: str | None = None,
+    ) -> CollectionView: ...
+
+    def ingest(
+        self,
+        name: str,
+        stream: Iterable[SourceDocument | LatentspaceError],
+        vectors: dict[str, np.ndarray] | None = None,
+        on_progress: Callable[[int], None] | None = None,
+        hashes: dict[str, str] | None = None,
+    ) -> IngestReport: ...
+
+    def search(self, name: str, request: SearchRequest) -> SearchResult: ...
 
 
 @dataclass
@@ -44,6 +90,11 @@ class ImageInput:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def uploaded_image(data: bytes, filename: str, metadata: dict[str, Any]) -> ImageInput:
+    """An uploaded picture, stored under ``upload-<sha256 prefix>``: uploading the same bytes again is a no-op."""
+    return ImageInput(f"upload-{imgs.hash_bytes(data)[:32]}", data, filename, None, dict(metadata))
+
+
 @dataclass
 class _RunState:
     """What the lazy stream hands to Engine.ingest, filled batch by batch just before each is read."""
@@ -55,13 +106,13 @@ class _RunState:
 
 
 def open_collection(
-    engine: Engine,
+    engine: ImageEngine,
     name: str,
     modality: str | None,
     model: str | None,
     index_kind: str | None,
     chunking: str | None = None,
-) -> CollectionInfo:
+) -> CollectionView:
     """The existing collection (its modality, model and chunking must match when asked for), or a new one."""
     try:
         info = engine.collection_info(name)
@@ -78,34 +129,35 @@ def open_collection(
 
 
 def ingest_images(
-    engine: Engine,
+    engine: ImageEngine,
     name: str,
     items: Iterable[ImageInput | LatentspaceError],
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Decode, dedup by content hash, embed (image tower), store thumbnails, then write via the Engine."""
-    collection = _load_collection(engine, name)
+    ctx = engine.context
+    collection = ctx.collection(name)
     if collection.modality not in IMAGE_MODALITIES:
         raise InvalidInput(
             f"collection {name!r} is a {collection.modality} collection; images need one created with "
             "modality 'image' or 'multimodal'"
         )
-    embedder = require_image_tower(engine.embedder_for(collection))
+    embedder = require_image_tower(ctx.embedder_for(collection))
     state = _RunState()
-    stream = _embedded_stream(engine, collection, embedder, items, state)
+    stream = _embedded_stream(ctx, collection, embedder, items, state)
     report = engine.ingest(name, stream, vectors=state.vectors, hashes=state.hashes, on_progress=on_progress)
     report.chunks_embedded += state.embedded
     return report
 
 
 def _embedded_stream(
-    engine: Engine,
+    ctx: ServiceContext,
     collection: Collection,
     embedder: ImageEmbedder,
     items: Iterable[ImageInput | LatentspaceError],
     state: _RunState,
 ) -> Iterator[SourceDocument | LatentspaceError]:
-    settings = engine.settings
+    settings = ctx.settings
     for batch in batched(items, settings.embed_batch_size):
         decoded: list[tuple[ImageInput, imgs.DecodedImage]] = []
         for item in batch:
@@ -116,7 +168,7 @@ def _embedded_stream(
                 decoded.append((item, imgs.decode_image(item.data, item.filename, settings.image_max_pixels)))
             except UnreadableFile as exc:
                 yield exc
-        stored = _stored_hashes(engine, collection.id, [item.external_id for item, _ in decoded])
+        stored = _stored_hashes(ctx, collection.id, [item.external_id for item, _ in decoded])
         pending = [
             (item, image)
             for item, image in decoded
@@ -127,11 +179,11 @@ def _embedded_stream(
         state.embedded += len(unique)
         state.by_hash.update({image.content_hash: v for image, v in zip(unique, vectors, strict=True)})
         for item, image in decoded:
-            yield _to_document(engine, collection, item, image, state, stored)
+            yield _to_document(ctx, collection, item, image, state, stored)
 
 
 def _to_document(
-    engine: Engine,
+    ctx: ServiceContext,
     collection: Collection,
     item: ImageInput,
     image: imgs.DecodedImage,
@@ -142,8 +194,8 @@ def _to_document(
     state.hashes[item.external_id] = digest
     if stored.get(item.external_id) != digest:  # unchanged images get no vector: classified unchanged
         state.vectors[item.external_id] = state.by_hash[digest]
-    path = imgs.thumbnail_path(engine.settings.data_dir, collection.id, digest)
-    imgs.write_thumbnail(path, image.image, engine.settings.thumbnail_size)
+    path = imgs.thumbnail_path(ctx.settings.data_dir, collection.id, digest)
+    imgs.write_thumbnail(path, image.image, ctx.settings.thumbnail_size)
     metadata = {**item.metadata, **image.metadata, "filename": item.filename, "modality": "image"}
     return SourceDocument(item.external_id, describe(item.filename), item.source_uri, metadata)
 
@@ -154,15 +206,10 @@ def describe(filename: str) -> str:
     return stem or "image"
 
 
-def _stored_hashes(engine: Engine, collection_id: int, external_ids: list[str]) -> dict[str, str]:
-    with engine.sessions() as session:
+def _stored_hashes(ctx: ServiceContext, collection_id: int, external_ids: list[str]) -> dict[str, str]:
+    with ctx.sessions() as session:
         docs = repo.documents_by_external_id(session, collection_id, external_ids)
         return {external_id: doc.content_hash for external_id, doc in docs.items()}
-
-
-def _load_collection(engine: Engine, name: str) -> Collection:
-    with engine.sessions() as session:
-        return repo.get_collection(session, name)
 
 
 def image_files(paths: Iterable[Path], max_bytes: int) -> Iterator[ImageInput | LatentspaceError]:
@@ -179,69 +226,6 @@ def image_files(paths: Iterable[Path], max_bytes: int) -> Iterator[ImageInput | 
         yield ImageInput(uri, data, path.name, uri, meta)
 
 
-# -- search -------------------------------------------------------------------------------------
-def search_by_image(
-    engine: Engine,
-    name: str,
-    data: bytes | None = None,
-    document_id: str | None = None,
-    k: int = 10,
-    filter: dict[str, Any] | None = None,
-) -> SearchResult:
-    """Image → image (image collection) or image → text (text collection with the same CLIP model).
-
-    The query is an uploaded picture (embedded by the image tower) or a stored document's vector.
-    """
-    if (data is None) == (document_id is None):
-        raise InvalidInput("give exactly one of an uploaded image or a document id")
-    collection = _load_collection(engine, name)
-    if document_id is not None:
-        vector = stored_vector(engine, collection, document_id)
-    else:
-        embedder = require_image_tower(engine.embedder_for(collection))
-        decoded = imgs.decode_image(data or b"", "uploaded image", engine.settings.image_max_pixels)
-        vector = embedder.embed_images([decoded.image])[0]
-    return engine.search(name, SearchRequest(vector=vector.tolist(), k=k, filter=filter, mode="dense"))
-
-
-def stored_vector(engine: Engine, collection: Collection, document_id: str) -> np.ndarray:
-    """The first chunk's stored vector of a document (an image's only chunk)."""
-    with engine.sessions() as session:
-        doc = repo.documents_by_external_id(session, collection.id, [document_id]).get(document_id)
-        if doc is None or not doc.chunks:
-            raise DocumentNotFound(f"document {document_id!r} not found in {collection.name!r}")
-        return np.frombuffer(doc.chunks[0].embedding, dtype="<f4").astype(np.float32)
-
-
-# -- thumbnails ---------------------------------------------------------------------------------
-def thumbnail_for(engine: Engine, name: str, document_id: str) -> Path:
-    """The stored thumbnail file; regenerated from the source file when missing and the bytes still match."""
-    collection = _load_collection(engine, name)
-    with engine.sessions() as session:
-        doc = repo.documents_by_external_id(session, collection.id, [document_id]).get(document_id)
-        if doc is None:
-            raise DocumentNotFound(f"document {document_id!r} not found in {name!r}")
-        digest, meta, source = doc.content_hash, dict(doc.metadata_ or {}), doc.source_uri
-    if meta.get("modality") != "image":
-        raise NotFound(f"document {document_id!r} is not an image, so it has no thumbnail")
-    path = imgs.thumbnail_path(engine.settings.data_dir, collection.id, digest)
-    if not path.exists():
-        _regenerate(engine, path, digest, source)
-    return path
-
-
-def _regenerate(engine: Engine, path: Path, digest: str, source: str | None) -> None:
-    settings = engine.settings
-    source_path = Path(source) if source else None
-    if source_path is None or not source_path.is_file():
-        raise NotFound("the thumbnail is gone and the source image is not available to rebuild it")
-    data = imgs.read_image_file(source_path, settings.image_max_bytes)
-    if imgs.hash_bytes(data) != digest:
-        raise NotFound("the thumbnail is gone and the source image changed since ingest; re-ingest it")
-    decoded = imgs.decode_image(data, source_path.name, settings.image_max_pixels)
-    imgs.write_thumbnail(path, decoded.image, settings.thumbnail_size)
-
-
 class ThumbnailListener:
     """A WriteListener that removes thumbnails no document shows any more.
 
@@ -252,14 +236,14 @@ class ThumbnailListener:
 
     name = "thumbnails"
 
-    def __init__(self, data_dir: Path, sessions: Any) -> None:  # noqa: ANN401  (a sessionmaker)
+    def __init__(self, data_dir: Path, sessions: sessionmaker[Session]) -> None:
         self._data_dir = data_dir
         self._sessions = sessions
 
     def _directory(self, collection_id: int) -> Path:
         return imgs.thumbnail_dir(self._data_dir, collection_id)
 
-    def apply(self, collection: Collection, delta: Any) -> None:  # noqa: ANN401  (an IndexDelta)
+    def apply(self, collection: Collection, delta: IndexDelta) -> None:
         hashes = set(delta.removed_content_hashes)
         if not hashes or not self._directory(collection.id).is_dir():
             return

@@ -11,6 +11,9 @@ Tables exported: ``collections`` (the row), and every table with a ``collection_
 chunks, feature tables), in foreign-key order. A snapshot is taken under the data dir's write lock,
 so no write interleaves; searches go on. Restore keeps the original primary keys (so index labels stay
 valid) and refuses with Conflict when the name or any id is already used: restore into a fresh database.
+
+The functions take the :class:`~services.context.ServiceContext` (``engine.context``): settings, sessions,
+the write lock and the vector indexes are all a snapshot needs.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from store import repositories as repo
 from store.models import Base
 
 if TYPE_CHECKING:
-    from services.engine import Engine
+    from services.context import ServiceContext
 
 FORMAT = "latentspace-snapshot"
 FORMAT_VERSION = 1
@@ -85,17 +88,16 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def create_snapshot(engine: Engine, name: str, root: Path | None = None) -> SnapshotInfo:
-    root = Path(root or engine.settings.snapshots_dir())
+def create_snapshot(ctx: ServiceContext, name: str, root: Path | None = None) -> SnapshotInfo:
+    root = Path(root or ctx.settings.snapshots_dir())
     root.mkdir(parents=True, exist_ok=True)
-    with engine.write_lock:
-        with engine.sessions() as session:
-            collection = repo.get_collection(session, name)
-        engine.indexes.save(collection)  # the in-memory index, if loaded, is the newest state
+    with ctx.write_lock:
+        collection = ctx.collection(name)
+        ctx.vectors.save(collection)  # the in-memory index, if loaded, is the newest state
         tmp = Path(tempfile.mkdtemp(prefix=".snapshot-", dir=root))
         try:
-            tables = _export_tables(engine, collection.id, tmp / "tables")
-            source = engine.settings.index_dir() / str(collection.id)
+            tables = _export_tables(ctx, collection.id, tmp / "tables")
+            source = ctx.settings.index_dir() / str(collection.id)
             if source.is_dir():
                 shutil.copytree(source, tmp / "index", ignore=shutil.ignore_patterns(*_SKIP_FILES))
             stamp = datetime.now(UTC)
@@ -117,10 +119,10 @@ def create_snapshot(engine: Engine, name: str, root: Path | None = None) -> Snap
     return _info(final, manifest)
 
 
-def _export_tables(engine: Engine, collection_id: int, directory: Path) -> dict[str, Any]:
+def _export_tables(ctx: ServiceContext, collection_id: int, directory: Path) -> dict[str, Any]:
     directory.mkdir(parents=True)
     described: dict[str, Any] = {}
-    with engine.sessions() as session:
+    with ctx.sessions() as session:
         for table in collection_tables():
             key = table.c.id if table.name == "collections" else table.c.collection_id
             encodings = _encodings(table)
@@ -189,41 +191,41 @@ def read_manifest(path: Path, verify: bool = True) -> dict[str, Any]:
     return manifest
 
 
-def restore_snapshot(engine: Engine, path: Path) -> str:
-    """Load a snapshot into this engine's database and data dir; returns the collection name."""
+def restore_snapshot(ctx: ServiceContext, path: Path) -> str:
+    """Load a snapshot into this context's database and data dir; returns the collection name."""
     path = Path(path)
     manifest = read_manifest(path)
     name, collection_id = manifest["collection"], int(manifest["collection_id"])
-    with engine.write_lock:
-        with engine.sessions() as session:
+    with ctx.write_lock:
+        with ctx.sessions() as session:
             if repo.find_collection(session, name) is not None:
                 raise Conflict(f"collection {name!r} already exists; delete it or restore elsewhere")
-        target = engine.settings.index_dir() / str(collection_id)
+        target = ctx.settings.index_dir() / str(collection_id)
         staged = None
         if (path / "index").is_dir():
             target.parent.mkdir(parents=True, exist_ok=True)
             staged = Path(tempfile.mkdtemp(prefix=f".restore-{collection_id}-", dir=target.parent))
             shutil.copytree(path / "index", staged, dirs_exist_ok=True)
         try:
-            _import_tables(engine, path, manifest["tables"])
+            _import_tables(ctx, path, manifest["tables"])
         except BaseException:
             if staged is not None:
                 shutil.rmtree(staged, ignore_errors=True)
             raise
-        engine.indexes.drop(collection_id)  # forget stale memory and files of a deleted namesake id
+        ctx.vectors.drop(collection_id)  # forget stale memory and files of a deleted namesake id
         if staged is not None:
             staged.rename(target)
-    engine.check_index(name)  # loads the copied index and repairs it against the rows if needed
+    ctx.vectors.get(ctx.collection(name))  # loads the copied index and repairs it against the rows if needed
     return name
 
 
-def _import_tables(engine: Engine, path: Path, tables: dict[str, Any]) -> None:
+def _import_tables(ctx: ServiceContext, path: Path, tables: dict[str, Any]) -> None:
     known = {t.name: t for t in collection_tables()}
     unknown = sorted(set(tables) - set(known))
     if unknown:
         raise InvalidInput(f"snapshot has tables this version does not know: {unknown}")
     try:
-        with engine.sessions.begin() as session:
+        with ctx.sessions.begin() as session:
             for table in (t for t in collection_tables() if t.name in tables):
                 spec = tables[table.name]
                 _insert_rows(session, table, path / spec["file"], spec.get("encodings", {}))

@@ -33,7 +33,7 @@ class RestoreOut(BaseModel):
 
 @router.post("/snapshots", status_code=status.HTTP_201_CREATED, response_model=SnapshotOut)
 def create(body: SnapshotCreate, engine: EngineDep) -> SnapshotOut:
-    info = create_snapshot(engine, body.collection)
+    info = create_snapshot(engine.context, body.collection)
     return SnapshotOut(**{k: v for k, v in asdict(info).items() if k != "path"})
 
 
@@ -46,4 +46,4 @@ def list_all(engine: EngineDep) -> list[SnapshotOut]:
 @router.post("/snapshots/{snapshot_id}/restore", response_model=RestoreOut)
 def restore(snapshot_id: str, engine: EngineDep) -> RestoreOut:
     path = resolve_snapshot(engine.settings.snapshots_dir(), snapshot_id)
-    return RestoreOut(collection=restore_snapshot(engine, path))
+    return RestoreOut(collection=restore_snapshot(engine.context, path))

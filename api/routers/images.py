@@ -14,8 +14,8 @@ from api.deps import EngineDep
 from api.params import json_object
 from api.schemas import HitOut, IngestOut, SearchOut
 from core.errors import InvalidInput, PayloadTooLarge, UnreadableFile
-from ingest.images import hash_bytes
-from services.images import ImageInput, ingest_images, search_by_image, thumbnail_for
+from services.image_search import search_by_image, thumbnail_for
+from services.images import ingest_images, uploaded_image
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["images"])
 
@@ -36,7 +36,7 @@ def upload_images(
     for upload in files:
         filename = _safe_name(upload.filename)
         data = _read_limited(upload, settings.image_max_bytes, filename)
-        items.append(ImageInput(f"upload-{hash_bytes(data)[:32]}", data, filename, None, dict(extra)))
+        items.append(uploaded_image(data, filename, extra))
     report = ingest_images(engine, name, items)
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise UnreadableFile("; ".join(report.errors))

@@ -8,13 +8,8 @@ import numpy as np
 import pytest
 
 from core.errors import InvalidInput, ModelUnavailable, NotFound
-from services.images import (
-    ImageInput,
-    image_files,
-    ingest_images,
-    search_by_image,
-    thumbnail_for,
-)
+from services.image_search import search_by_image, thumbnail_for
+from services.images import ImageInput, image_files, ingest_images
 from services.search.types import SearchRequest
 from tests.images.conftest import picture
 

@@ -36,11 +36,11 @@ def test_snapshot_restores_identical_results(client, sqlite_engine, embedders, t
     fresh = make_engine(Settings(data_dir=tmp_path / "fresh", _env_file=None), embedders)
     try:
         path = sqlite_engine.settings.snapshots_dir() / made.json()["id"]
-        assert restore_snapshot(fresh, path) == "s"
+        assert restore_snapshot(fresh.context, path) == "s"
         assert _results(fresh, "s") == before
         assert fresh.collection_info("s").indexed_vectors == 59
         with pytest.raises(Conflict):
-            restore_snapshot(fresh, path)
+            restore_snapshot(fresh.context, path)
     finally:
         fresh.close()
 
@@ -48,12 +48,12 @@ def test_snapshot_restores_identical_results(client, sqlite_engine, embedders, t
 def test_snapshot_checks_and_traversal(client, sqlite_engine, tmp_path) -> None:  # noqa: ANN001
     client.post("/v1/collections", json={"name": "t"})
     client.post("/v1/collections/t/documents", json={"documents": vector_docs(3)})
-    info = create_snapshot(sqlite_engine, "t", tmp_path / "snaps")
+    info = create_snapshot(sqlite_engine.context, "t", tmp_path / "snaps")
     assert [s.id for s in list_snapshots(tmp_path / "snaps")] == [info.id]
     chunks = Path(info.path) / "tables" / "chunks.jsonl"
     chunks.write_text(chunks.read_text()[:-20])
     with pytest.raises(InvalidInput, match="checksum"):
-        restore_snapshot(sqlite_engine, Path(info.path))
+        restore_snapshot(sqlite_engine.context, Path(info.path))
     for bad in ("..", "../x", ".hidden", "a/b"):
         with pytest.raises((InvalidInput, NotFound)):
             resolve_snapshot(tmp_path / "snaps", bad)
