@@ -42,10 +42,11 @@ def percentiles(samples: list[float]) -> dict[str, Any]:
 
 def prepare(data: Path, model: str) -> tuple[Any, dict[str, Any], list[str]]:
     """Engine on the temp data dir (from the environment), interactions ingested, model trained."""
-    from cli.common import open_engine
+    from core.settings import get_settings
     from ingest.readers.interactions import Columns, read_interactions
+    from services.engine import open_engine
 
-    engine = open_engine()
+    engine = open_engine(get_settings())
     engine.create_collection(COLLECTION, exist_ok=True)
     started = time.perf_counter()
     rows = read_interactions(data, Columns.movielens(), "whitespace")

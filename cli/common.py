@@ -31,22 +31,17 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def migrate(settings: Settings) -> None:
-    """Apply migrations under a data-dir lock: two workers starting at once must not both create the schema."""
-    from core.writelock import file_lock
-    from store.migrate import upgrade
+    """Apply migrations under the data dir's migration lock."""
+    from store.migrate import upgrade_data_dir
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(settings.data_dir / ".migrate.lock", exclusive=True):
-        upgrade(settings.resolved_database_url())
+    upgrade_data_dir(settings)
 
 
 def open_engine() -> Engine:
     """Apply migrations, then build the Engine (both cheap when already current)."""
-    from services.engine import Engine
+    from services.engine import open_engine as open_migrated
 
-    settings = get_settings()
-    migrate(settings)
-    return Engine(settings)
+    return open_migrated(get_settings())
 
 
 def run(func: Callable[[], T]) -> T:

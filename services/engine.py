@@ -45,7 +45,7 @@ from store import repositories as repo
 from store.models import Collection
 from store.session import create_db_engine, create_session_factory
 
-__all__ = ["CollectionInfo", "Engine"]
+__all__ = ["CollectionInfo", "Engine", "open_engine"]
 
 
 class Engine:
@@ -137,10 +137,6 @@ class Engine:
     def delete_collection(self, name: str) -> None:
         collections.delete_collection(self.context, name)
 
-    def _collection(self, name: str) -> Collection:
-        # Kept for tests written against it; code uses the public ``context.collection(name)``.
-        return self.context.collection(name)
-
     def embedder_for(self, collection: Collection) -> Embedder:
         return self.context.embedder_for(collection)
 
@@ -208,3 +204,11 @@ class Engine:
     def loaded_index_sizes(self) -> dict[int, int]:
         """Vectors in each loaded index by collection id (no disk or database access; for metrics)."""
         return upkeep.loaded_index_sizes(self.context)
+
+
+def open_engine(settings: Settings) -> Engine:
+    """Apply migrations (under the data dir's migration lock), then build the Engine; both cheap when current."""
+    from store.migrate import upgrade_data_dir
+
+    upgrade_data_dir(settings)
+    return Engine(settings)

@@ -116,7 +116,7 @@ def test_thumbnails_go_with_the_last_document_that_shows_them(image_engine) -> N
     red, blue = picture((200, 10, 10)), picture((10, 10, 200))
     images = [ImageInput("r1", red, "r1.png"), ImageInput("r2", red, "r2.png"), ImageInput("b", blue, "b.png")]
     ingest_images(image_engine, "photos", images)
-    folder = thumbnail_dir(image_engine.settings.data_dir, image_engine._collection("photos").id)
+    folder = thumbnail_dir(image_engine.settings.data_dir, image_engine.context.collection("photos").id)
     red_thumb, blue_thumb = thumbnail_for(image_engine, "photos", "r1"), thumbnail_for(image_engine, "photos", "b")
     assert red_thumb == thumbnail_for(image_engine, "photos", "r2") and len(list(folder.iterdir())) == 2
     image_engine.delete_document("photos", "r1")

@@ -18,6 +18,8 @@ import pytest
 
 from tests.ops.conftest import unit_vectors
 
+pytestmark = pytest.mark.slow  # each server process loads the real embedding model
+
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = unit_vectors(60, seed=11)
 

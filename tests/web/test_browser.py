@@ -38,13 +38,12 @@ def server(tmp_path_factory, embedders):  # noqa: ANN001, ANN201
 
     from api.app import create_app
     from core.settings import Settings
-    from latent.maps import fit_map
-    from services.topics import TopicParams, fit_topics
+    from services.topics import TopicParams
 
     engine = make_engine(Settings(data_dir=tmp_path_factory.mktemp("web") / "data", _env_file=None), embedders)
     ingest_planted(engine, "web")
-    fit_topics(engine, "web", TopicParams("cluster", n_topics=3))
-    fit_map(engine, "web", "pca")
+    engine.topics.fit("web", TopicParams("cluster", n_topics=3))
+    engine.maps.fit("web", "pca")
     port = _free_port()
     config = uvicorn.Config(create_app(engine.settings, engine=engine), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
