@@ -7,7 +7,7 @@ manifest changes, and hits whose rows are gone from the database are dropped. Th
 ``flock`` when its process dies, so a SIGKILLed writer never leaves a stale lock behind.
 :func:`file_lock` guards the short rename window while an index directory is swapped in or read.
 :class:`WriteGeneration` counts writes (odd while one holds the lock), so readers can tell whether
-what they cached from the database may have changed (see core/hitcache.py).
+what they cached from the database may have changed (see services/hitcache.py).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Protocol: every rating is an interaction (binary relevance); per user, a random 
 (at least one, for users with >= 2 items; seed 42) is held out; models train on the rest (and on its
 timestamps, which time-aware models such as ``seqknn`` use, as ``latentspace train`` does); each user
 with held-out items gets a top-10 list with their training items excluded. Metrics are defined in
-eval/recsys_metrics.py. Default parameters were chosen on a validation split carved out of the
+latent/recsys/metrics.py. Default parameters were chosen on a validation split carved out of the
 training part (latent/recsys/evaluate.py ``tune``), never on the test part.
 """
 

@@ -1,4 +1,4 @@
-"""Offline evaluation of a Recommender on a held-out split (see eval/recsys_metrics.py for metrics)."""
+"""Offline evaluation of a Recommender on a held-out split (metrics: latent/recsys/metrics.py)."""
 
 from __future__ import annotations
 

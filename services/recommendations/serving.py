@@ -76,7 +76,7 @@ class RecommendationService:
         return self._load(collection_id, version)
 
     def active_by_name(self, name: str) -> tuple[int, Loaded]:
-        """(collection id, loaded active model): one query, cached until the next write (core/hitcache.py)."""
+        """(collection id, loaded active model): one query, cached until the next write (services/hitcache.py)."""
 
         def load() -> tuple[int, tuple[int, str] | None]:
             with self._session() as session:
