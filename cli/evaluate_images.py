@@ -37,7 +37,7 @@ def eval_images(
     items = run(lambda: load_labels(directory, labels, set(exclude_label or [])))
     engine = open_engine()
     name = collection or f"images-eval-{uuid.uuid4().hex[:8]}"
-    run(lambda: open_collection(engine, name, "image", model, None))
+    run(lambda: open_collection(engine.context, name, "image", model, None))
     try:
         err_console.print(f"ingesting {len(items)} images into {name}")
         report = run(lambda: evaluate_images(engine, name, items, k))

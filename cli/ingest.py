@@ -171,7 +171,7 @@ def plan_files(
     modality, model, index_kind, chunking = new
     if modality is None and images and not texts and not use_stdin:
         modality = None if _exists(engine, name) else "image"
-    info = open_collection(engine, name, modality, model, index_kind, chunking)
+    info = open_collection(engine.context, name, modality, model, index_kind, chunking)
     if info.modality not in IMAGE_MODALITIES and images:
         _notice(f"skipped {len(images)} image file(s): {name!r} is a text collection (use --modality image)")
         images = []
@@ -193,7 +193,7 @@ def ingest_image_files(
             yield item
             progress.advance(task)
 
-    return ingest_images(engine, name, counted())
+    return ingest_images(engine.context, name, counted())
 
 
 def merge_reports(first: IngestReport, second: IngestReport) -> IngestReport:

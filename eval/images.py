@@ -64,7 +64,7 @@ def evaluate_images(engine: Engine, name: str, items: list[LabelledImage], k: in
     collection_info = engine.collection_info(name)
     embedder = require_image_tower(engine.embedders.get(collection_info.model))
     started = time.perf_counter()
-    report = ingest_images(engine, name, image_files([i.path for i in items], engine.settings.image_max_bytes))
+    report = ingest_images(engine.context, name, image_files([i.path for i in items], engine.settings.image_max_bytes))
     pipeline_s = time.perf_counter() - started
     raw = _raw_encode(engine, embedder, items)
     ids = [i.path.resolve().as_posix() for i in items]
@@ -112,7 +112,7 @@ def _leave_one_out(engine: Engine, name: str, ids: list[str], labels: list[str],
     by_class: dict[str, list[float]] = defaultdict(list)
     self_first = 0
     for doc_id, label in zip(ids, labels, strict=True):
-        hits = search_by_image(engine, name, document_id=doc_id, k=k + 1).hits
+        hits = search_by_image(engine.context, name, document_id=doc_id, k=k + 1).hits
         self_first += bool(hits) and hits[0].id == doc_id
         others = [h.id for h in hits if h.id != doc_id][:k]
         by_class[label].append(sum(label_of.get(o) == label for o in others) / k)

@@ -29,7 +29,6 @@ from services.collections import CollectionInfo
 from services.compression import CompressionService
 from services.context import ServiceContext
 from services.hitcache import HitCache
-from services.images import ThumbnailListener
 from services.ingest import ProgressCallback
 from services.maps import MapService
 from services.recommendations.facade import RecommendationFacade
@@ -39,6 +38,7 @@ from services.search.types import SearchRequest, SearchResult
 from services.sync.latent import LatentListener
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
+from services.sync.thumbnails import ThumbnailListener
 from services.sync.vectors import VectorIndexes
 from services.topics import TopicService
 from store import repositories as repo

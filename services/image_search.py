@@ -8,24 +8,22 @@ served from disk and regenerated from the source file when missing and its bytes
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from core.errors import DocumentNotFound, InvalidInput, NotFound
 from ingest import images as imgs
 from ingest.clip import require_image_tower
+from services.context import ServiceContext
+from services.search.dispatch import search
 from services.search.types import SearchRequest, SearchResult
 from store import repositories as repo
 from store.models import Collection
 
-if TYPE_CHECKING:
-    from services.context import ServiceContext
-    from services.images import ImageEngine
-
 
 def search_by_image(
-    engine: ImageEngine,
+    ctx: ServiceContext,
     name: str,
     data: bytes | None = None,
     document_id: str | None = None,
@@ -38,7 +36,6 @@ def search_by_image(
     """
     if (data is None) == (document_id is None):
         raise InvalidInput("give exactly one of an uploaded image or a document id")
-    ctx = engine.context
     collection = ctx.collection(name)
     if document_id is not None:
         vector = stored_vector(ctx, collection, document_id)
@@ -46,7 +43,7 @@ def search_by_image(
         embedder = require_image_tower(ctx.embedder_for(collection))
         decoded = imgs.decode_image(data or b"", "uploaded image", ctx.settings.image_max_pixels)
         vector = embedder.embed_images([decoded.image])[0]
-    return engine.search(name, SearchRequest(vector=vector.tolist(), k=k, filter=filter, mode="dense"))
+    return search(ctx, name, SearchRequest(vector=vector.tolist(), k=k, filter=filter, mode="dense"))
 
 
 def stored_vector(ctx: ServiceContext, collection: Collection, document_id: str) -> np.ndarray:
@@ -58,9 +55,8 @@ def stored_vector(ctx: ServiceContext, collection: Collection, document_id: str)
         return np.frombuffer(doc.chunks[0].embedding, dtype="<f4").astype(np.float32)
 
 
-def thumbnail_for(engine: ImageEngine, name: str, document_id: str) -> Path:
+def thumbnail_for(ctx: ServiceContext, name: str, document_id: str) -> Path:
     """The stored thumbnail file; regenerated from the source file when missing and the bytes still match."""
-    ctx = engine.context
     collection = ctx.collection(name)
     with ctx.sessions() as session:
         doc = repo.documents_by_external_id(session, collection.id, [document_id]).get(document_id)

@@ -1,24 +1,19 @@
-"""Image collections on top of the Engine: ingest pictures (decode, dedup, embed, thumbnail), uploads.
+"""Image collections: ingest pictures (decode, dedup, embed, thumbnail) and uploads.
 
 One document per image, one chunk whose text is a short description (the file name) and whose vector
 comes from the CLIP image tower. The content hash is the SHA-256 of the file's bytes and is compared
 with the stored one *before* embedding, so re-ingesting an unchanged image costs a decode, no model call.
 Text queries on an image collection need nothing here: the collection's CLIP embedder embeds them with
-its text tower inside the Engine's ordinary search. Search by picture and thumbnails are in
-services/image_search.py.
-
-The write path (``Engine.ingest``) and collection creation belong to the Engine facade, so these functions
-take the Engine, typed by the :class:`ImageEngine` protocol below: services/engine.py imports this module
-(for :class:`ThumbnailListener`), so importing it back, even for annotations, would close a circle.
+its text tower inside the ordinary search. Search by picture and thumbnails are in
+services/image_search.py; removing thumbnails nobody shows is services/sync/thumbnails.py.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -26,57 +21,16 @@ from core.errors import InvalidInput, LatentspaceError, NotFound, UnreadableFile
 from ingest import images as imgs
 from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
-from ingest.pipeline import IndexDelta, IngestReport, batched
+from ingest.pipeline import IngestReport, batched
 from ingest.readers import SourceDocument
+from services import collections
+from services import ingest as ingesting
+from services.collections import CollectionInfo
+from services.context import ServiceContext
 from store import repositories as repo
 from store.models import Collection
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from services.context import ServiceContext
-    from services.search.types import SearchRequest, SearchResult
-
 IMAGE_MODALITIES = frozenset({"image", "multimodal"})
-
-
-class CollectionView(Protocol):
-    """The parts of the Engine's CollectionInfo that image services read."""
-
-    name: str
-    modality: str
-    model: str
-    options: dict[str, Any]
-
-
-class ImageEngine(Protocol):
-    """The public Engine members image services use (services/engine.py's Engine satisfies it)."""
-
-    context: ServiceContext
-
-    def collection_info(self, name: str) -> CollectionView: ...
-
-    def create_collection(
-        self,
-        name: str,
-        model: str | None = None,
-        index_kind: str | None = None,
-        index_params: dict[str, Any] | None = None,
-        modality: str = "text",
-        exist_ok: bool = False,
-        chunking: str | None = None,
-    ) -> CollectionView: ...
-
-    def ingest(
-        self,
-        name: str,
-        stream: Iterable[SourceDocument | LatentspaceError],
-        vectors: dict[str, np.ndarray] | None = None,
-        on_progress: Callable[[int], None] | None = None,
-        hashes: dict[str, str] | None = None,
-    ) -> IngestReport: ...
-
-    def search(self, name: str, request: SearchRequest) -> SearchResult: ...
 
 
 @dataclass
@@ -106,19 +60,19 @@ class _RunState:
 
 
 def open_collection(
-    engine: ImageEngine,
+    ctx: ServiceContext,
     name: str,
     modality: str | None,
     model: str | None,
     index_kind: str | None,
     chunking: str | None = None,
-) -> CollectionView:
+) -> CollectionInfo:
     """The existing collection (its modality, model and chunking must match when asked for), or a new one."""
     try:
-        info = engine.collection_info(name)
+        info = collections.collection_info(ctx, name)
     except NotFound:
-        return engine.create_collection(
-            name, model=model, index_kind=index_kind, modality=modality or "text", chunking=chunking
+        return collections.create_collection(
+            ctx, name, model=model, index_kind=index_kind, modality=modality or "text", chunking=chunking
         )
     require_chunking(name, info.options, chunking)
     if modality is not None and modality != info.modality:
@@ -129,13 +83,12 @@ def open_collection(
 
 
 def ingest_images(
-    engine: ImageEngine,
+    ctx: ServiceContext,
     name: str,
     items: Iterable[ImageInput | LatentspaceError],
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Decode, dedup by content hash, embed (image tower), store thumbnails, then write via the Engine."""
-    ctx = engine.context
+    """Decode, dedup by content hash, embed (image tower), store thumbnails, then write like any ingest."""
     collection = ctx.collection(name)
     if collection.modality not in IMAGE_MODALITIES:
         raise InvalidInput(
@@ -145,7 +98,7 @@ def ingest_images(
     embedder = require_image_tower(ctx.embedder_for(collection))
     state = _RunState()
     stream = _embedded_stream(ctx, collection, embedder, items, state)
-    report = engine.ingest(name, stream, vectors=state.vectors, hashes=state.hashes, on_progress=on_progress)
+    report = ingesting.ingest(ctx, name, stream, vectors=state.vectors, hashes=state.hashes, on_progress=on_progress)
     report.chunks_embedded += state.embedded
     return report
 
@@ -224,51 +177,3 @@ def image_files(paths: Iterable[Path], max_bytes: int) -> Iterator[ImageInput | 
         stat = path.stat()
         meta = {"path": uri, "suffix": path.suffix.lower(), "mtime": stat.st_mtime}
         yield ImageInput(uri, data, path.name, uri, meta)
-
-
-class ThumbnailListener:
-    """A WriteListener that removes thumbnails no document shows any more.
-
-    Thumbnails are named by content hash per collection, so documents with the same bytes share one: after a
-    document is deleted or its image replaced, the old hash's file goes only when no document of the
-    collection still has that content. Deleting the collection removes its thumbnail directory.
-    """
-
-    name = "thumbnails"
-
-    def __init__(self, data_dir: Path, sessions: sessionmaker[Session]) -> None:
-        self._data_dir = data_dir
-        self._sessions = sessions
-
-    def _directory(self, collection_id: int) -> Path:
-        return imgs.thumbnail_dir(self._data_dir, collection_id)
-
-    def apply(self, collection: Collection, delta: IndexDelta) -> None:
-        hashes = set(delta.removed_content_hashes)
-        if not hashes or not self._directory(collection.id).is_dir():
-            return
-        with self._sessions() as session:
-            still_shown = repo.content_hashes_present(session, collection.id, sorted(hashes))
-        for digest in hashes - still_shown:
-            try:
-                imgs.thumbnail_path(self._data_dir, collection.id, digest).unlink(missing_ok=True)
-            except InvalidInput:  # not a SHA-256 digest: text documents never had a thumbnail
-                continue
-
-    def save(self, collection: Collection) -> None:
-        """Nothing to do: thumbnails are written atomically when images are ingested."""
-
-    def rebuild(self, collection: Collection) -> None:
-        """Remove every thumbnail whose content no document of the collection has."""
-        directory = self._directory(collection.id)
-        if not directory.is_dir():
-            return
-        files = {path.stem: path for path in directory.glob("*.jpg")}
-        with self._sessions() as session:
-            shown = repo.content_hashes_present(session, collection.id, sorted(files))
-        for digest, path in files.items():
-            if digest not in shown:
-                path.unlink(missing_ok=True)
-
-    def drop(self, collection_id: int) -> None:
-        shutil.rmtree(self._directory(collection_id), ignore_errors=True)

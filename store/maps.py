@@ -6,25 +6,21 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from store import repositories as repo
 from store.models import Chunk, Document
 from store.models_topics import MapModel, MapPoint
 
 
 def active_map(session: Session, collection_id: int) -> MapModel | None:
-    stmt = select(MapModel).where(MapModel.collection_id == collection_id, MapModel.active)
-    return session.scalar(stmt.order_by(MapModel.id.desc()).limit(1))
+    return repo.active_row(session, MapModel, collection_id)
 
 
 def add_active_map(session: Session, collection_id: int, method: str, params: dict[str, Any]) -> MapModel:
     """Deactivate the collection's maps and add (flushed, with its id) a new active one."""
-    session.execute(update(MapModel).where(MapModel.collection_id == collection_id).values(active=False))
-    model = MapModel(collection_id=collection_id, method=method, params=params, active=True)
-    session.add(model)
-    session.flush()
-    return model
+    return repo.add_active_row(session, MapModel, collection_id, method=method, params=params)
 
 
 def write_points(session: Session, map_id: int, document_ids: Sequence[int], positions: np.ndarray) -> None:

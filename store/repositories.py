@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import CollectionNotFound
@@ -177,3 +177,18 @@ def documents_with_source_prefixes(session: Session, collection_id: int) -> list
         Document.collection_id == collection_id, Document.source_uri.is_not(None)
     )
     return [(r[0], r[1], r[2]) for r in session.execute(stmt)]
+
+
+def active_row(session: Session, table: type, collection_id: int) -> Any:
+    """The newest active row of a per-collection model table (topic models, maps), or None."""
+    stmt = select(table).where(table.collection_id == collection_id, table.active)
+    return session.scalar(stmt.order_by(table.id.desc()).limit(1))
+
+
+def add_active_row(session: Session, table: type, collection_id: int, **values: Any) -> Any:
+    """Deactivate the collection's rows of ``table`` and add (flushed, with its id) a new active one."""
+    session.execute(update(table).where(table.collection_id == collection_id).values(active=False))
+    row = table(collection_id=collection_id, active=True, **values)
+    session.add(row)
+    session.flush()
+    return row

@@ -6,25 +6,21 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from store import repositories as repo
 from store.models import Document
 from store.models_topics import DocumentTopic, Topic, TopicModel
 
 
 def active_model(session: Session, collection_id: int) -> TopicModel | None:
-    stmt = select(TopicModel).where(TopicModel.collection_id == collection_id, TopicModel.active)
-    return session.scalar(stmt.order_by(TopicModel.id.desc()).limit(1))
+    return repo.active_row(session, TopicModel, collection_id)
 
 
 def add_active_model(session: Session, collection_id: int, method: str, params: dict[str, Any]) -> TopicModel:
     """Deactivate the collection's models and add (flushed, with its id) a new active one."""
-    session.execute(update(TopicModel).where(TopicModel.collection_id == collection_id).values(active=False))
-    model = TopicModel(collection_id=collection_id, method=method, params=params, active=True)
-    session.add(model)
-    session.flush()
-    return model
+    return repo.add_active_row(session, TopicModel, collection_id, method=method, params=params)
 
 
 def add_topic(session: Session, model_id: int, topic_id: int, terms: list, size: int, representatives: list) -> None:

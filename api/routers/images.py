@@ -37,7 +37,7 @@ def upload_images(
         filename = _safe_name(upload.filename)
         data = _read_limited(upload, settings.image_max_bytes, filename)
         items.append(uploaded_image(data, filename, extra))
-    report = ingest_images(engine, name, items)
+    report = ingest_images(engine.context, name, items)
     if report.failed and not (report.added or report.updated or report.unchanged):
         raise UnreadableFile("; ".join(report.errors))
     return IngestOut(**report.as_dict())
@@ -55,14 +55,14 @@ def search_image(
     """Image → image on an image collection; image → text on a text collection with the same CLIP model."""
     started = time.perf_counter()
     data = _read_limited(file, engine.settings.image_max_bytes, _safe_name(file.filename)) if file else None
-    result = search_by_image(engine, name, data, document_id, k, json_object(filter, "filter"))
+    result = search_by_image(engine.context, name, data, document_id, k, json_object(filter, "filter"))
     took = (time.perf_counter() - started) * 1000
     return SearchOut(hits=[HitOut(**asdict(h)) for h in result.hits], mode=result.mode, took_ms=round(took, 3))
 
 
 @router.get("/documents/{document_id:path}/thumbnail", response_class=FileResponse)
 def thumbnail(name: str, document_id: str, engine: EngineDep) -> FileResponse:
-    path = thumbnail_for(engine, name, document_id)
+    path = thumbnail_for(engine.context, name, document_id)
     return FileResponse(path, media_type="image/jpeg", headers={"cache-control": "private, max-age=86400"})
 
 
