@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from core.errors import InvalidInput
 from latent.recsys.base import ItemItemRecommender, Recommender
@@ -56,9 +57,25 @@ class EaseRecommender(ItemItemRecommender):
             raise InvalidInput(
                 f"EASE is limited to {self.params['max_items']} items (got {self.n_items}); use als or bpr"
             )
-        gram = (weighted.T @ weighted).toarray().astype(np.float64)
+        gram = (weighted.T @ weighted).toarray().astype(np.float32, copy=False)
         gram[np.diag_indices_from(gram)] += float(self.params["lambda"])
-        inverse = np.linalg.inv(gram)
+        inverse = spd_inverse(gram)
         weights = -inverse / np.diag(inverse)[None, :]
         weights[np.diag_indices_from(weights)] = 0.0
         return np.ascontiguousarray(weights, dtype=np.float32)
+
+
+def spd_inverse(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite float32 matrix, in place of ``matrix``.
+
+    Cholesky (LAPACK potrf + potri) in float32 does half the flops of a float64 LU inverse
+    (``np.linalg.inv``) on half the bytes; ``python -m bench.ease`` measures both on one thread.
+    """
+    factor, info = lapack.spotrf(matrix, lower=True, overwrite_a=True)
+    if info != 0:
+        raise InvalidInput("EASE: the regularised item-item matrix is not positive definite; raise lambda")
+    inverse, info = lapack.spotri(factor, lower=True, overwrite_c=True)
+    if info != 0:
+        raise InvalidInput("EASE: the item-item matrix could not be inverted; raise lambda")
+    lower = np.tril(inverse)
+    return lower + np.tril(lower, -1).T
