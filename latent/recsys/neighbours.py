@@ -55,7 +55,8 @@ class EaseRecommender(ItemItemRecommender):
     def _item_weights(self, weighted: sp.csr_matrix, timestamps: sp.csr_matrix | None) -> np.ndarray:
         if self.n_items > int(self.params["max_items"]):
             raise InvalidInput(
-                f"EASE is limited to {self.params['max_items']} items (got {self.n_items}); use als or bpr"
+                f"EASE is limited to {self.params['max_items']} items (got {self.n_items}): its dense item x item "
+                "matrix would not fit; use --model ease_lr (low-rank EASE), als or bpr"
             )
         gram = (weighted.T @ weighted).toarray().astype(np.float32, copy=False)
         gram[np.diag_indices_from(gram)] += float(self.params["lambda"])

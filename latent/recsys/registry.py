@@ -15,6 +15,7 @@ from latent.recsys.blend import BlendRecommender
 from latent.recsys.factors import AlsRecommender, BprRecommender
 from latent.recsys.graph import Rp3BetaRecommender
 from latent.recsys.kernel import InfiniteAeRecommender
+from latent.recsys.lowrank import LowRankEaseRecommender
 from latent.recsys.neighbours import EaseRecommender, PopularityRecommender
 from latent.recsys.sequence import SequenceKnnRecommender
 from latent.recsys.spectral import GfcfRecommender
@@ -25,6 +26,7 @@ MODELS: dict[str, type[Recommender]] = {
         AlsRecommender,
         BprRecommender,
         EaseRecommender,
+        LowRankEaseRecommender,
         PopularityRecommender,
         Rp3BetaRecommender,
         GfcfRecommender,

@@ -17,6 +17,7 @@ FAST = {
     "als": {"factors": 4, "iterations": 15, "regularization": 5.0, "alpha": 10.0, "weighting": "binary"},
     "bpr": {"factors": 4, "iterations": 100, "learning_rate": 0.05},
     "ease": {"lambda": 10.0},
+    "ease_lr": {"lambda": 10.0, "rank": 6},  # rank 6 of 30 items: the randomized-SVD path
     "popularity": {},
     "rp3beta": {"top_k": 20},
     "gfcf": {"factors": 3, "ideal_weight": 0.5},
@@ -27,7 +28,7 @@ FAST["blend"] = {
     "models": {"als": FAST["als"], "rp3beta": FAST["rp3beta"], "seqknn": FAST["seqknn"]},
     "weights": {"als": 0.6, "rp3beta": 0.4, "seqknn": 0.2},
 }
-PERSONAL = ["als", "bpr", "ease", "rp3beta", "gfcf", "seqknn", "infae", "blend"]
+PERSONAL = ["als", "bpr", "ease", "ease_lr", "rp3beta", "gfcf", "seqknn", "infae", "blend"]
 
 
 @pytest.fixture(scope="module")
