@@ -14,7 +14,7 @@ from typing import Protocol
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -123,6 +123,7 @@ def install_metrics(app: FastAPI) -> AppMetrics:
     """Add the middleware and ``GET /metrics``; call once in create_app."""
     metrics = AppMetrics()
     metrics.registry.register(IndexSizeCollector(app))
+    metrics.registry.register(QueryCacheCollector(app))
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
@@ -139,3 +140,16 @@ def attach_engine(app: FastAPI) -> None:
     engine = app.state.engine
     if not any(isinstance(listener, MetricsListener) for listener in engine.listeners):
         engine.add_listener(MetricsListener(metrics))
+
+
+class QueryCacheCollector(Collector):
+    """Hits and misses of the query-vector caches (ingest/embedder_base.py), read at scrape time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        engine = getattr(self._app.state, "engine", None)
+        hits, misses = engine.query_cache_counts() if engine is not None else (0, 0)
+        yield CounterMetricFamily("latentspace_query_cache_hits", "Query texts embedded from the cache", value=hits)
+        yield CounterMetricFamily("latentspace_query_cache_misses", "Query texts the model embedded", value=misses)

@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     thumbnail_size: int = Field(256, ge=16, le=2048, description="Thumbnail bounding box, in pixels.")
     host: str = "127.0.0.1"
     port: int = 8000
+    # -- embedding threads and query cache (issue 14) ---------------------------------------------------
+    embed_query_threads: int = Field(
+        1, ge=1, description="torch threads for queries and small batches (see embed_small_batch)."
+    )
+    embed_batch_threads: int = Field(
+        0, ge=0, description="torch threads for larger batches (ingest); 0: torch's default, every core."
+    )
+    embed_small_batch: int = Field(8, ge=1, description="Batches of at most this many texts count as small.")
+    query_cache_entries: int = Field(
+        1024, ge=0, description="Query texts whose vectors each model keeps (LRU; 0 turns the cache off)."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

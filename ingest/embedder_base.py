@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -17,7 +19,27 @@ import numpy as np
 
 from core.errors import ModelUnavailable
 
+# OpenMP threads that wait for work spin on their core by default. When another process holds one of the
+# two cores, a 2-thread torch encode then waits for a spinning peer: ~1,000 ms per MiniLM query instead of
+# ~60 ms (measured on this machine under load). PASSIVE waiting sleeps instead; it only takes effect if set
+# before torch loads its OpenMP runtime, which this module's import precedes in our entry points.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 BUNDLED_MINILM_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
+
+
+@dataclass(frozen=True)
+class ThreadPolicy:
+    """How many torch threads an encode uses: few texts (queries) get ``small_threads``, larger batches
+    ``batch_threads`` (0: torch's default, every core). A single query gains nothing from a second thread on
+    2 cores, and loses most when another process holds a core."""
+
+    small_threads: int = 1
+    batch_threads: int = 0
+    small_batch: int = 8  # at most this many texts count as small
+
+    def threads_for(self, count: int) -> int:
+        return self.small_threads if count <= self.small_batch else self.batch_threads
 
 
 @runtime_checkable
@@ -65,8 +87,16 @@ def _fingerprint(model_path: str) -> str:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model, by name or local path; the bundled MiniLM by default."""
 
-    def __init__(self, name: str, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        name: str,
+        batch_size: int = 64,
+        device: str = "cpu",
+        threads: ThreadPolicy | None = None,
+        query_cache: int = 1024,
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
 
         self.name = name
@@ -85,6 +115,10 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(self._model.max_seq_length or 512)
         self.version = _fingerprint(path)
         self._lock = threading.Lock()
+        self._torch = torch
+        self._threads = threads or ThreadPolicy()
+        self._default_threads = torch.get_num_threads()
+        self.queries = QueryCache(query_cache)
 
     @property
     def tokenizer(self) -> Any:
@@ -106,6 +140,7 @@ class SentenceTransformerEmbedder:
         # torch on 2 cores: serialise rather than oversubscribe. The tokenizer call is inside too: a fast
         # tokenizer asked to truncate changes its own state, which is not safe across threads.
         with self._lock:
+            self._use_threads(self._threads.threads_for(len(texts)))
             order = self._token_length_order(texts)
             for batch in (order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)):
                 vectors[batch] = self._model.encode(
@@ -132,5 +167,50 @@ class SentenceTransformerEmbedder:
         lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
         return np.argsort(-lengths, kind="stable")
 
+    @property
+    def default_threads(self) -> int:
+        """torch's intra-op threads when the model loaded: what ``batch_threads = 0`` means."""
+        return self._default_threads
+
+    def _use_threads(self, count: int) -> None:
+        """Set torch's intra-op threads for the next encode (under the model lock; a cheap call)."""
+        wanted = count or self._default_threads
+        if self._torch.get_num_threads() != wanted:
+            self._torch.set_num_threads(wanted)
+
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        return self.queries.get(text, lambda: self.embed_documents([text])[0])
+
+
+class QueryCache:
+    """The vectors of recent query texts of one model (LRU, ``max_entries``; 0 turns it off).
+
+    Each model has its own, so the key (model, text) is implicit. Hits return a copy: callers may not
+    share one array. ``hits`` and ``misses`` count lookups for /metrics.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def get(self, text: str, embed: Any) -> np.ndarray:  # noqa: ANN401  (a callable returning the vector)
+        with self._lock:
+            found = self._vectors.get(text)
+            if found is not None:
+                self._vectors.move_to_end(text)
+                self.hits += 1
+                return found.copy()
+            self.misses += 1
+        vector = np.asarray(embed(), dtype=np.float32)
+        if self.max_entries > 0:
+            with self._lock:
+                self._vectors[text] = vector.copy()
+                while len(self._vectors) > self.max_entries:
+                    self._vectors.popitem(last=False)
+        return vector

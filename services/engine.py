@@ -19,7 +19,7 @@ import store.all_models  # noqa: F401  (every feature's tables are known to the 
 from core.errors import LatentspaceError
 from core.settings import Settings
 from core.writelock import WriteGeneration, WriteLock
-from ingest.embedders import Embedder, EmbedderCache
+from ingest.embedders import Embedder, EmbedderCache, ThreadPolicy
 from ingest.pipeline import IngestReport
 from ingest.readers import RowError, SourceDocument
 from services import collections, documents
@@ -60,7 +60,7 @@ class Engine:
             sessions=sessions,
             write_lock=write_lock,
             hits=HitCache(generation, settings.hit_cache_entries),  # rows searches return, per write
-            embedders=embedders or EmbedderCache(settings.embed_batch_size),
+            embedders=embedders or _embedders(settings),
             vectors=VectorIndexes(settings.index_dir(), sessions, settings.exact_threshold, write_lock=write_lock),
             lexical=LexicalIndexes(settings.index_dir(), sessions, write_lock),
         )
@@ -189,6 +189,10 @@ class Engine:
         """Load every collection's index, repairing or rebuilding it from the DB where they disagree."""
         upkeep.verify_indexes(self.context)
 
+    def query_cache_counts(self) -> tuple[int, int]:
+        """(hits, misses) of the query-vector caches of the loaded models."""
+        return self.embedders.query_cache_counts()
+
     def check_index(self, name: str) -> int:
         """Load (repairing if needed) and return the number of indexed vectors."""
         return upkeep.check_index(self.context, name)
@@ -204,6 +208,11 @@ class Engine:
     def loaded_index_sizes(self) -> dict[int, int]:
         """Vectors in each loaded index by collection id (no disk or database access; for metrics)."""
         return upkeep.loaded_index_sizes(self.context)
+
+
+def _embedders(settings: Settings) -> EmbedderCache:
+    threads = ThreadPolicy(settings.embed_query_threads, settings.embed_batch_threads, settings.embed_small_batch)
+    return EmbedderCache(settings.embed_batch_size, threads, settings.query_cache_entries)
 
 
 def open_engine(settings: Settings) -> Engine:
