@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     thumbnail_size: int = Field(256, ge=16, le=2048, description="Thumbnail bounding box, in pixels.")
     host: str = "127.0.0.1"
     port: int = 8000
+    # -- write limits (issue 18, class 5) --------------------------------------------------------------
+    max_document_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Longest document text accepted, in characters: the API answers 413 (nothing written), "
+        "the CLI reports the file as failed and goes on. Bounds the work one document does under the write lock.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:
