@@ -28,7 +28,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 NOTICE_AFTER = 2.0  # seconds of waiting before a writer says it waits (short writes never trigger it)
 NOTICE_EVERY = 30.0  # then again this often, so a long wait is never silent
-_POLL = 0.05  # flock has no timeout: a blocked writer retries a non-blocking flock this often
 
 
 class WriteGeneration:
@@ -163,31 +162,20 @@ class WriteLock:
         if not blocking:
             return False
         waiter = _Waiter(self.path, self.notice_after, self.notice_every)
-        while not self._thread_lock.acquire(timeout=max(waiter.remaining(), _POLL)):
-            if waiter.remaining() == 0.0:
-                waiter.say("another thread of this process")
+        while not self._thread_lock.acquire(timeout=waiter.remaining()):
+            waiter.say("another thread of this process")
         waiter.done()
         return True
 
     def _acquire_file(self, blocking: bool) -> int | None:
-        """The ``flock``; while another process holds it, retry and say so (flock itself has no timeout)."""
+        """The ``flock``; while another process holds it, wait and say so."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        waiter: _Waiter | None = None
-        try:
-            while not _try_flock(fd):
-                if not blocking:
-                    os.close(fd)
-                    return None
-                waiter = waiter or _Waiter(self.path, self.notice_after, self.notice_every)
-                if waiter.remaining() == 0.0:
-                    waiter.say(_holder(fd))
-                time.sleep(_POLL)
-        except BaseException:
-            os.close(fd)
-            raise
-        if waiter is not None:
-            waiter.done()
+        if not _try_flock(fd):
+            if not blocking:
+                os.close(fd)
+                return None
+            _wait_for_flock(fd, _Waiter(self.path, self.notice_after, self.notice_every))
         _claim(fd)
         return fd
 
@@ -228,6 +216,43 @@ def _try_flock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+def _wait_for_flock(fd: int, waiter: _Waiter) -> None:
+    """A blocking ``flock`` in a helper thread, so that this one can say it waits (flock has no timeout).
+
+    The kernel wakes the helper when the holder releases, as a plain blocking flock would (no polling,
+    which a busy writer could starve). On any error or interrupt ``fd`` is closed, by the helper if its
+    flock is still pending (closing releases a lock that was acquired for nobody).
+    """
+    done, guard = threading.Event(), threading.Lock()
+    failure: list[OSError] = []
+    abandoned = False
+
+    def wait() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            failure.append(exc)
+        with guard:
+            done.set()
+            if abandoned:
+                os.close(fd)
+
+    threading.Thread(target=wait, name="write-lock-wait", daemon=True).start()
+    try:
+        while not done.wait(waiter.remaining()):
+            waiter.say(_holder(fd))
+    except BaseException:
+        with guard:
+            abandoned = not done.is_set()
+            if not abandoned:
+                os.close(fd)
+        raise
+    if failure:
+        os.close(fd)
+        raise failure[0]
+    waiter.done()
 
 
 def _claim(fd: int) -> None:

@@ -45,11 +45,10 @@ def _fill(engine, name: str, count: int, start: int = 0) -> None:  # noqa: ANN00
     assert engine.ingest(name, docs, vectors=vectors).added == count
 
 
-@pytest.fixture
-def world(tmp_path, embedders):  # noqa: ANN001, ANN201
+def _world(tmp_path: Path, embedders, target_settings: Settings):  # noqa: ANN001, ANN202
     """(target engine, good snapshot path): ``s`` in the snapshot has ids that ``other`` in the target does not use."""
     source = make_engine(Settings(data_dir=tmp_path / "source", _env_file=None), embedders)
-    target = make_engine(Settings(data_dir=tmp_path / "data", _env_file=None), embedders)
+    target = make_engine(target_settings, embedders)
     try:
         _fill(source, "a", 10)  # takes ids 1-10, so the snapshot's rows are 11-16
         _fill(source, "s", 6, start=100)
@@ -59,6 +58,18 @@ def world(tmp_path, embedders):  # noqa: ANN001, ANN201
     finally:
         source.close()
         target.close()
+
+
+@pytest.fixture
+def world(tmp_path, embedders, settings):  # noqa: ANN001, ANN201
+    """The target on each database kind (``settings``: SQLite, and PostgreSQL when reachable)."""
+    yield from _world(tmp_path, embedders, settings)
+
+
+@pytest.fixture
+def sqlite_world(tmp_path, embedders, sqlite_settings):  # noqa: ANN001, ANN201
+    """The target on SQLite in tmp_path/data, the data dir the CLI's ``env`` fixture points at."""
+    yield from _world(tmp_path, embedders, sqlite_settings)
 
 
 def _state(engine) -> tuple[list, dict]:  # noqa: ANN001
@@ -233,8 +244,8 @@ def test_a_restore_failing_after_the_commit_leaves_nothing_behind(world, monkeyp
     assert target.collection_info("s").indexed_vectors == 6
 
 
-def test_api_and_cli_refuse_a_tampered_snapshot_in_one_line(world, env) -> None:  # noqa: ANN001
-    target, good = world
+def test_api_and_cli_refuse_a_tampered_snapshot_in_one_line(sqlite_world, env) -> None:  # noqa: ANN001
+    target, good = sqlite_world
     snaps = target.settings.snapshots_dir()
     snaps.mkdir(parents=True)
     tampered = snaps / "tampered"
