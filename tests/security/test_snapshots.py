@@ -262,3 +262,20 @@ def test_api_and_cli_refuse_a_tampered_snapshot_in_one_line(sqlite_world, env) -
     assert result.exit_code == 1
     assert "not a valid collection name" in result.output and "Traceback" not in result.output
     assert _state(target) == before
+
+
+def test_a_row_the_database_cannot_store_is_a_clear_error(world, tmp_path) -> None:  # noqa: ANN001
+    """NUL in text is storable in SQLite, not in PostgreSQL: there, a 422-class error and nothing written."""
+    target, good = world
+    snap = tmp_path / "nul" / good.name
+    shutil.copytree(good, snap)
+    _rows(snap, "chunks", _edit_first_row("chunks", lambda r: r.update(text="a\x00b")))
+    before = _state(target)
+    with target.context.sessions() as session:
+        dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        with pytest.raises(InvalidInput, match="do not fit this database"):
+            restore_snapshot(target.context, snap)
+        assert _state(target) == before
+    else:
+        assert restore_snapshot(target.context, snap) == "s"
