@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.table import Table
 
-from cli.common import console, open_engine, run
+from cli.common import console, fail, open_engine, run
 
 keys_app = typer.Typer(help="API keys (stored hashed; shown once at creation).", no_args_is_help=True)
 snapshot_app = typer.Typer(help="Consistent snapshots of a collection.", no_args_is_help=True)
+T = TypeVar("T")
 
 
 def _key_store():  # noqa: ANN202
@@ -48,6 +50,14 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="the key's id or prefix"
     console.print(f"revoked key {info.id} ({info.name})", highlight=False)
 
 
+def _snapshot_run(func: Callable[[], T]) -> T:
+    """Like ``run``, and a file system error (unwritable --dir, full disk) is one line too, not a traceback."""
+    try:
+        return run(func)
+    except OSError as exc:
+        raise fail(f"snapshot: {exc.strerror or exc.__class__.__name__}: {exc.filename or ''}") from None
+
+
 @snapshot_app.command("create")
 def snapshot_create(
     collection: Annotated[str, typer.Option("--collection", "-c")],
@@ -57,7 +67,7 @@ def snapshot_create(
     from services.snapshots import create_snapshot
 
     engine = open_engine()
-    info = run(lambda: create_snapshot(engine.context, collection, directory))
+    info = _snapshot_run(lambda: create_snapshot(engine.context, collection, directory))
     console.print(f"snapshot {info.id}: {info.documents} documents, {info.chunks} chunks -> {info.path}")
 
 
@@ -81,5 +91,5 @@ def snapshot_restore(path: Annotated[Path, typer.Argument(help="a snapshot direc
     from services.snapshots import restore_snapshot
 
     engine = open_engine()
-    name = run(lambda: restore_snapshot(engine.context, path))
+    name = _snapshot_run(lambda: restore_snapshot(engine.context, path))
     console.print(f"restored collection {name} from {path}")

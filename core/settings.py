@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     query_cache_entries: int = Field(
         1024, ge=0, description="Query texts whose vectors each model keeps (LRU; 0 turns the cache off)."
     )
+    # -- write limits (issue 18, class 5) --------------------------------------------------------------
+    max_document_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="Longest document text accepted, in characters: the API answers 413 (nothing written), "
+        "the CLI reports the file as failed and goes on. Bounds the work one document does under the write lock.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

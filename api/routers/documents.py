@@ -21,6 +21,10 @@ def upsert_documents(name: str, body: DocumentBatch, engine: EngineDep) -> Inges
     limit = engine.settings.max_batch_documents
     if len(body.documents) > limit:
         raise PayloadTooLarge(f"at most {limit} documents per request")
+    longest = engine.settings.max_document_chars  # refused whole, before any work under the write lock
+    oversized = next((d.id for d in body.documents if len(d.text) > longest), None)
+    if oversized is not None:
+        raise PayloadTooLarge(f"document {oversized!r} is over the limit of {longest} characters per document")
     docs = [SourceDocument(d.id, d.text, None, d.metadata) for d in body.documents]
     vectors = {d.id: np.asarray(d.vector, dtype=np.float32) for d in body.documents if d.vector is not None}
     report = engine.ingest(name, docs, vectors=vectors)
