@@ -24,6 +24,11 @@ class CollectionCreate(BaseModel):
         description="split: token-aware overlapping chunks, every token embedded; truncate: one chunk per "
         "document whose vector covers the model's first max_seq_length tokens (faster on long texts)",
     )
+    backend: Literal["torch", "onnx", "onnx-int8"] | None = Field(
+        None,
+        description="How the model runs: torch, onnx (fp32, the same vectors as torch) or onnx-int8 "
+        "(quantized); default LATENTSPACE_EMBEDDING_BACKEND. Fixed when the collection is created.",
+    )
 
 
 class CollectionOut(BaseModel):

@@ -21,6 +21,10 @@ CHUNKING_HELP = (
     "for a new collection: split (token-aware overlapping chunks, the default) | truncate (one vector per "
     "document from its first max_seq_length tokens; faster on long texts)"
 )
+BACKEND_HELP = (
+    "for a new collection: torch | onnx (fp32 ONNX Runtime, the same vectors as torch) | onnx-int8 (quantized); "
+    "default LATENTSPACE_EMBEDDING_BACKEND"
+)
 console = Console()
 err_console = Console(stderr=True)
 

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.common import CHUNKING_HELP, console, err_console, fail, open_engine, run
+from cli.common import BACKEND_HELP, CHUNKING_HELP, console, err_console, fail, open_engine, run
 from core.errors import LatentspaceError, UnreadableFile
 
 if TYPE_CHECKING:  # the CLI starts fast: Pillow, the pipeline and the Engine load only when a command runs
@@ -42,6 +42,7 @@ def ingest(
         str | None, typer.Option(help="text | image | multimodal for a new collection; image if only images")
     ] = None,
     chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
+    backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .jsonl .csv/.tsv) and images (.jpg .png .webp .gif .bmp)."""
     table = _table_options(text_field, id_field, metadata_field)
@@ -52,7 +53,7 @@ def ingest(
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
     engine = open_engine()
-    new = (modality, model, index, chunking)
+    new = (modality, model, index, chunking, backend)
     files, images = run(lambda: plan_files(engine, collection, file_args, (include, exclude), new, "-" in paths))
     seen: set[str] = set()
     with _progress() as progress:
@@ -157,7 +158,7 @@ def plan_files(
 ) -> tuple[list[Path], list[Path]]:
     """Open (or create) the collection and return (text files, image files) it should take.
 
-    ``filters`` is (include, exclude); ``new`` is (modality, model, index kind, chunking) for a new collection,
+    ``filters`` is (include, exclude); ``new`` is (modality, model, index kind, chunking, backend) for a new collection,
     whose modality defaults to ``image`` when the walk finds only images.
     """
     from ingest.images import IMAGE_SUFFIXES, is_image_path
@@ -168,10 +169,10 @@ def plan_files(
     found = list(iter_files(file_args, filters[0], filters[1], SUPPORTED_SUFFIXES | IMAGE_SUFFIXES))
     images = [p for p in found if is_image_path(p)]
     texts = [p for p in found if not is_image_path(p)]
-    modality, model, index_kind, chunking = new
+    modality, model, index_kind, chunking, backend = new
     if modality is None and images and not texts and not use_stdin:
         modality = None if _exists(engine, name) else "image"
-    info = open_collection(engine.context, name, modality, model, index_kind, chunking)
+    info = open_collection(engine.context, name, modality, model, index_kind, chunking, backend)
     if info.modality not in IMAGE_MODALITIES and images:
         _notice(f"skipped {len(images)} image file(s): {name!r} is a text collection (use --modality image)")
         images = []

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import CHUNKING_HELP, console, json_option, migrate, open_engine, run
+from cli.common import BACKEND_HELP, CHUNKING_HELP, console, json_option, migrate, open_engine, run
 from cli.evaluate import eval_app
 from cli.evaluate_images import eval_images
 from cli.ingest import ingest
@@ -55,16 +55,20 @@ def collections_create(
     index: Annotated[str | None, typer.Option(help="exact | faiss_hnsw | faiss_ivf | hnswlib")] = None,
     params: Annotated[str | None, typer.Option(help="index parameters as JSON, e.g. '{\"M\": 32}'")] = None,
     chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
+    backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
 ) -> None:
     """Create a collection."""
     engine = open_engine()
     index_params = json_option(params, "--params")
     info = run(
         lambda: engine.create_collection(
-            name, model=model, index_kind=index, index_params=index_params, chunking=chunking
+            name, model=model, index_kind=index, index_params=index_params, chunking=chunking, backend=backend
         )
     )
-    console.print(f"created {info.name}: model={info.model} dim={info.dimension} index={info.index_kind}")
+    console.print(
+        f"created {info.name}: model={info.model} dim={info.dimension} index={info.index_kind} "
+        f"backend={info.options.get('backend', 'torch')}"
+    )
 
 
 @collections_app.command("list")

@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         0, ge=0, description="torch threads for larger batches (ingest); 0: torch's default, every core."
     )
     embed_small_batch: int = Field(8, ge=1, description="Batches of at most this many texts count as small.")
+    embedding_backend: str = Field(
+        "torch",
+        pattern="^(torch|onnx|onnx-int8)$",
+        description="How new text collections run their model: torch, onnx (fp32, same vectors) or onnx-int8.",
+    )
     query_cache_entries: int = Field(
         1024, ge=0, description="Query texts whose vectors each model keeps (LRU; 0 turns the cache off)."
     )

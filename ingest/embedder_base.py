@@ -70,7 +70,7 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def _fingerprint(model_path: str) -> str:
+def model_fingerprint(model_path: str) -> str:
     root = Path(model_path)
     digest = hashlib.sha256()
     if root.is_dir():
@@ -113,7 +113,7 @@ class SentenceTransformerEmbedder:
             ) from exc
         self.dim = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length or 512)
-        self.version = _fingerprint(path)
+        self.version = model_fingerprint(path)
         self._lock = threading.Lock()
         self._torch = torch
         self._threads = threads or ThreadPolicy()

@@ -7,7 +7,10 @@ builds on them. The cache imports both, so the dependency runs one way: embedder
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import Any
 
+from core.errors import EmbedderMismatch, InvalidInput, ModelUnavailable
 from ingest.clip import with_image_tower
 from ingest.embedder_base import (
     BUNDLED_MINILM_NAMES,
@@ -17,7 +20,14 @@ from ingest.embedder_base import (
     resolve_model_path,
 )
 
+BACKENDS = ("torch", "onnx", "onnx-int8")
+# Backends whose vectors equal each other's (fp32 ONNX vs torch within 1e-5, tests/ingest/test_onnx_backend.py):
+# a collection made with one may be searched or extended with the other.
+INTERCHANGEABLE = frozenset({"torch", "onnx"})
+
 __all__ = [
+    "BACKENDS",
+    "INTERCHANGEABLE",
     "BUNDLED_MINILM_NAMES",
     "Embedder",
     "EmbedderCache",
@@ -30,26 +40,66 @@ __all__ = [
 class EmbedderCache:
     """Loads each model once per process; models are large and slow to load."""
 
-    def __init__(self, batch_size: int = 64, threads: ThreadPolicy | None = None, query_cache: int = 1024) -> None:
+    def __init__(
+        self,
+        batch_size: int = 64,
+        threads: ThreadPolicy | None = None,
+        query_cache: int = 1024,
+        export_root: Path | None = None,
+    ) -> None:
         self._batch_size = batch_size
         self._threads = threads
         self._query_cache = query_cache
-        self._models: dict[str, Embedder] = {}
-        self._text: dict[str, SentenceTransformerEmbedder] = {}
+        self._export_root = export_root  # where ONNX exports go (the data dir's models/onnx)
+        self._models: dict[tuple[str, str], Embedder] = {}
+        self._text: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> Embedder:
+    def get(self, name: str, backend: str = "torch") -> Embedder:
+        """The model ``name`` run by ``backend`` (see :data:`BACKENDS`), loaded once per process."""
+        check_backend(backend)
         with self._lock:
-            if name not in self._models:
-                loaded = SentenceTransformerEmbedder(
-                    name, batch_size=self._batch_size, threads=self._threads, query_cache=self._query_cache
-                )
-                self._text[name] = loaded
-                self._models[name] = with_image_tower(loaded)  # CLIP models also embed images
-            return self._models[name]
+            key = (name, backend)
+            if key not in self._models:
+                self._text[key] = loaded = self._load(name, backend)
+                self._models[key] = with_image_tower(loaded) if backend == "torch" else loaded
+            return self._models[key]
+
+    def _load(self, name: str, backend: str) -> Any:  # noqa: ANN401
+        options = {"batch_size": self._batch_size, "threads": self._threads, "query_cache": self._query_cache}
+        if backend == "torch":
+            return SentenceTransformerEmbedder(name, **options)
+        if self._export_root is None:
+            raise ModelUnavailable("the ONNX backends need a directory for their exported models")
+        from ingest.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(name, backend, self._export_root, **options)
 
     def query_cache_counts(self) -> tuple[int, int]:
         """(hits, misses) of every loaded model's query-vector cache, for /metrics."""
         with self._lock:
             caches = [model.queries for model in self._text.values()]
         return sum(c.hits for c in caches), sum(c.misses for c in caches)
+
+
+def collection_backend(options: dict[str, Any] | None) -> str:
+    """A collection's embedding backend from its stored options (collections made before the option: torch)."""
+    return (options or {}).get("backend", "torch")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise InvalidInput(f"unknown embedding backend {backend!r}; choose one of {list(BACKENDS)}")
+    return backend
+
+
+def require_backend(name: str, options: dict[str, Any] | None, backend: str | None) -> None:
+    """Refuse a backend whose vectors differ from those a collection already holds (fp32 ONNX = torch)."""
+    if backend is None:
+        return
+    current = collection_backend(options)
+    if check_backend(backend) != current and not {backend, current} <= INTERCHANGEABLE:
+        raise EmbedderMismatch(
+            f"collection {name!r} was embedded with backend {current!r}, whose vectors differ from {backend!r}'s; "
+            "the backend is set when a collection is created"
+        )

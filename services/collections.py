@@ -12,7 +12,7 @@ from core.errors import CollectionExists, EmbedderMismatch, InvalidInput
 from index.registry import INDEX_KINDS
 from ingest.chunking import DEFAULT_CHUNKING, check_chunking, require_chunking
 from ingest.clip import load_image_embedder
-from ingest.embedders import Embedder
+from ingest.embedders import Embedder, check_backend, require_backend
 from services.context import ServiceContext
 from services.writes import drop_derived
 from store import repositories as repo
@@ -47,6 +47,7 @@ def create_collection(
     modality: str = "text",
     exist_ok: bool = False,
     chunking: str | None = None,
+    backend: str | None = None,
 ) -> CollectionInfo:
     """Create collection ``name``; with ``exist_ok``, return the existing one if it agrees with the request."""
     kind = index_kind or ctx.settings.index_kind
@@ -55,8 +56,10 @@ def create_collection(
         existing = repo.find_collection(session, name)
         if existing is not None:
             _check_existing(existing, exist_ok, model, chunking)
+            require_backend(existing.name, existing.options, backend)
             return collection_info_of(ctx, session, existing)
-        embedder = _embedder_for_new(ctx, modality, model)
+        backend = _backend_for_new(ctx, modality, backend)
+        embedder = _embedder_for_new(ctx, modality, model, backend)
         collection = Collection(
             name=name,
             modality=modality,
@@ -65,7 +68,7 @@ def create_collection(
             embedder_version=embedder.version,
             index_kind=kind,
             index_params=dict(index_params or ctx.settings.index_params),
-            options={"chunking": chunking or DEFAULT_CHUNKING},
+            options={"chunking": chunking or DEFAULT_CHUNKING, "backend": backend},
         )
         session.add(collection)
         session.flush()
@@ -91,9 +94,16 @@ def _check_existing(existing: Collection, exist_ok: bool, model: str | None, chu
     require_chunking(existing.name, existing.options, chunking)
 
 
-def _embedder_for_new(ctx: ServiceContext, modality: str, model: str | None) -> Embedder:
+def _backend_for_new(ctx: ServiceContext, modality: str, backend: str | None) -> str:
+    backend = check_backend(backend or ctx.settings.embedding_backend)
+    if modality != "text" and backend != "torch":
+        raise InvalidInput(f"image collections embed with the torch backend only, not {backend!r}")
+    return backend
+
+
+def _embedder_for_new(ctx: ServiceContext, modality: str, model: str | None, backend: str) -> Embedder:
     if modality == "text":
-        return ctx.embedders.get(model or ctx.settings.default_model)
+        return ctx.embedders.get(model or ctx.settings.default_model, backend)
     # image/multimodal: a CLIP-family model, with an error that says how to provide one
     return load_image_embedder(ctx.embedders, model or ctx.settings.image_model)
 

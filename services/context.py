@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import EmbedderMismatch
 from core.settings import Settings
 from core.writelock import WriteLock
-from ingest.embedders import Embedder, EmbedderCache
+from ingest.embedders import Embedder, EmbedderCache, collection_backend
 from services.hitcache import HitCache
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
@@ -47,7 +47,7 @@ class ServiceContext:
         return self.hits.value(("collection", name), lambda: self.collection(name))
 
     def embedder_for(self, collection: Collection) -> Embedder:
-        embedder = self.embedders.get(collection.embedder_name)
+        embedder = self.embedders.get(collection.embedder_name, collection_backend(collection.options))
         if embedder.dim != collection.embedder_dim:
             raise EmbedderMismatch(
                 f"model {collection.embedder_name!r} now gives {embedder.dim}-d vectors; "

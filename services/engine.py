@@ -123,9 +123,10 @@ class Engine:
         modality: str = "text",
         exist_ok: bool = False,
         chunking: str | None = None,
+        backend: str | None = None,
     ) -> CollectionInfo:
         return collections.create_collection(
-            self.context, name, model, index_kind, index_params, modality, exist_ok, chunking
+            self.context, name, model, index_kind, index_params, modality, exist_ok, chunking, backend
         )
 
     def list_collections(self) -> list[CollectionInfo]:
@@ -212,7 +213,8 @@ class Engine:
 
 def _embedders(settings: Settings) -> EmbedderCache:
     threads = ThreadPolicy(settings.embed_query_threads, settings.embed_batch_threads, settings.embed_small_batch)
-    return EmbedderCache(settings.embed_batch_size, threads, settings.query_cache_entries)
+    exports = settings.data_dir / "models" / "onnx"  # ONNX exports of the models (ingest/onnx_export.py)
+    return EmbedderCache(settings.embed_batch_size, threads, settings.query_cache_entries, exports)
 
 
 def open_engine(settings: Settings) -> Engine:

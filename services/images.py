@@ -21,6 +21,7 @@ from core.errors import InvalidInput, LatentspaceError, NotFound, UnreadableFile
 from ingest import images as imgs
 from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
+from ingest.embedders import require_backend
 from ingest.pipeline import IngestReport, batched
 from ingest.readers import SourceDocument
 from services import collections
@@ -66,15 +67,18 @@ def open_collection(
     model: str | None,
     index_kind: str | None,
     chunking: str | None = None,
+    backend: str | None = None,
 ) -> CollectionInfo:
-    """The existing collection (its modality, model and chunking must match when asked for), or a new one."""
+    """The existing collection (its modality, model, chunking and backend must match when asked for), or a new one."""
     try:
         info = collections.collection_info(ctx, name)
     except NotFound:
         return collections.create_collection(
-            ctx, name, model=model, index_kind=index_kind, modality=modality or "text", chunking=chunking
+            ctx, name, model=model, index_kind=index_kind, modality=modality or "text", chunking=chunking,
+            backend=backend,
         )
     require_chunking(name, info.options, chunking)
+    require_backend(name, info.options, backend)
     if modality is not None and modality != info.modality:
         raise InvalidInput(f"collection {name!r} is a {info.modality} collection, not {modality}")
     if model is not None and model != info.model:

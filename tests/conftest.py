@@ -55,11 +55,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def embedders():
-    """One real all-MiniLM-L6-v2 shared by the session (loading it takes seconds)."""
+def embedders(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """One real all-MiniLM-L6-v2 shared by the session (loading it takes seconds); ONNX exports made once."""
     from ingest.embedders import EmbedderCache
 
-    return EmbedderCache(batch_size=32)
+    return EmbedderCache(batch_size=32, export_root=tmp_path_factory.mktemp("onnx-exports"))
 
 
 @pytest.fixture

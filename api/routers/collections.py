@@ -21,6 +21,7 @@ def create_collection(body: CollectionCreate, engine: EngineDep) -> CollectionOu
         index_params=body.index_params,
         modality=body.modality,
         chunking=body.chunking,
+        backend=body.backend,
     )
     return CollectionOut(**asdict(info))
 

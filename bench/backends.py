@@ -1,0 +1,69 @@
+"""Embedding backends side by side: ingest docs/s and text-query latency for torch, onnx and onnx-int8.
+
+Each backend gets its own collection in one temporary data dir (SQLite), filled by the real pipeline
+(``Engine.ingest``: read, chunk, embed, write rows and the index) with the same documents; then the same
+distinct queries (so the query cache never answers) are timed through ``Engine.search`` in dense mode.
+Backends take turns within each round; the medians over rounds are printed with the ratio to torch.
+
+    python -m bench.backends --corpus ../shared/data/beir-scifact/corpus.jsonl --limit 300 --rounds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/beir-scifact/corpus.jsonl"))
+    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--queries", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--chunking", choices=("split", "truncate"), default="split")
+    args = parser.parse_args()
+    from core.settings import Settings
+    from ingest.readers import TableOptions, read_path
+    from services.engine import open_engine
+
+    docs = [d for d in read_path(args.corpus, TableOptions()) if hasattr(d, "text")][: args.limit]
+    queries = [d.text.split(". ")[0][:200] for d in docs[: args.queries]]
+    engine = open_engine(Settings(data_dir=Path(tempfile.mkdtemp(prefix="ls-backends-")), _env_file=None))
+    results: dict[str, dict[str, list[float]]] = {b: {"docs_per_s": [], "query_p50_ms": []} for b in BACKENDS}
+    for round_ in range(args.rounds):
+        for backend in BACKENDS:
+            name = f"{backend}-{round_}"
+            engine.create_collection(name, chunking=args.chunking, backend=backend)
+            engine.context.embedder_for(engine.context.collection(name)).embed_documents(["warm up"])
+            started = time.perf_counter()
+            engine.ingest(name, iter(docs))
+            results[backend]["docs_per_s"].append(len(docs) / (time.perf_counter() - started))
+            results[backend]["query_p50_ms"].append(query_p50(engine, name, queries, round_))
+    torch_row = {k: statistics.median(v) for k, v in results["torch"].items()}
+    for backend, rows in results.items():
+        medians = {k: round(statistics.median(v), 2) for k, v in rows.items()}
+        speed = {f"{k}_vs_torch": round(medians[k] / torch_row[k], 2) for k in medians}
+        print(json.dumps({"backend": backend, **medians, **speed, "rounds": rows}))
+
+
+def query_p50(engine, name: str, queries: list[str], round_: int) -> float:  # noqa: ANN001
+    from services.search.types import SearchRequest
+
+    times = []
+    for n, text in enumerate(queries):
+        started = time.perf_counter()
+        engine.search(name, SearchRequest(query=f"{text} ({round_}.{n})", k=10, mode="dense"))
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+if __name__ == "__main__":
+    main()
