@@ -1,9 +1,20 @@
-"""API-key authentication for every ``/v1`` route, keyed by method and path (no router needs editing).
+"""API-key authentication for every route, by the scope table in api/scopes.py (no router needs editing).
 
-Required scope: ``/v1/admin/...`` needs ``admin``; GET/HEAD/OPTIONS under ``/v1`` and POSTs whose last
-path segment is a read action (``search``, ...) need ``read``; every other ``/v1`` request needs
-``write``. ``/health``, ``/metrics`` and the OpenAPI docs are open. While no active key exists the
-API is open; with keys, ``allow_anonymous_read`` lets key-less requests through for ``read`` only.
+Whether a request without a key may pass is ``LATENTSPACE_AUTH``:
+
+* ``auto`` (default): open only while no key was *ever* created. Revoked keys count, so revoking the
+  last key can never reopen the API; once a key exists every non-open route needs one.
+* ``on``: every non-open route needs a key, even before the first one is created.
+* ``off``: nothing is checked (e.g. behind an authenticating proxy); admin routes included.
+
+With keys required, ``allow_anonymous_read`` lets key-less requests through for ``read`` routes only.
+A presented key is always checked, whatever the mode says about key-less requests.
+
+Argon2 is slow on purpose, so its cost is bounded here: :meth:`KeyStore.lookup` answers from caches
+(valid and failed keys) without argon2; the verifications that remain run at most
+``max_verifications`` at a time in worker threads, waiting *in the event loop* (no thread is held while
+waiting, so a flood of bad keys never takes the threads that serve requests whose key is cached), and
+beyond ``max_waiting`` queued verifications a request is refused at once with 503 and ``Retry-After``.
 The key itself is never logged: only its public prefix is put on the request scope.
 """
 
@@ -11,27 +22,25 @@ from __future__ import annotations
 
 import json
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import error_body
+from api.scopes import required_scope
 from core.errors import LatentspaceError, Unauthorized
-from services.keys import KeyStore, authorize
+from services.keys import MISSING_KEY, KeyInfo, KeyStore, PendingCheck, authorize
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# POST routes that only read: searches and recommendations computed from the request body (nothing stored).
-READ_POST_SUFFIXES = ("/search", "/search/image", "/recommendations", "/recommend", "/similar", "/query")
+AUTH_MODES = ("auto", "on", "off")
 
 
-def required_scope(method: str, path: str) -> str | None:
-    """The scope a request needs, or None for open routes."""
-    if not (path == "/v1" or path.startswith("/v1/")):
-        return None
-    if path == "/v1/admin" or path.startswith("/v1/admin/"):
-        return "admin"
-    if method in READ_METHODS or path.rstrip("/").endswith(READ_POST_SUFFIXES):
-        return "read"
-    return "write"
+class VerificationBusy(LatentspaceError):
+    """Too many key verifications already queued: retry shortly (a flood of unknown keys, usually)."""
+
+    status_code = 503
+    code = "auth_busy"
 
 
 def presented_key(headers: dict[bytes, bytes]) -> str | None:
@@ -44,37 +53,66 @@ def presented_key(headers: dict[bytes, bytes]) -> str | None:
 
 
 class ApiKeyAuth:
-    def __init__(self, app: ASGIApp, allow_anonymous_read: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        mode: str = "auto",
+        allow_anonymous_read: bool = False,
+        max_verifications: int = 2,
+        max_waiting: int = 256,
+    ) -> None:
+        if mode not in AUTH_MODES:
+            raise ValueError(f"auth mode must be one of {AUTH_MODES}, not {mode!r}")
         self.app = app
+        self.mode = mode
         self.allow_anonymous_read = allow_anonymous_read
+        self.max_verifications = max_verifications
+        self.max_waiting = max_waiting
+        self.waiting = 0  # verifications queued or running; one event loop, so no lock is needed
+        self._limiter: anyio.CapacityLimiter | None = None  # made inside the event loop, on first use
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        needed = required_scope(scope.get("method", ""), scope.get("path", "")) if scope["type"] == "http" else None
+        needed = None
+        if scope["type"] == "http" and self.mode != "off":
+            needed = required_scope(scope.get("method", ""), scope.get("path", ""))
         if needed is None:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         try:
-            prefix = await run_in_threadpool(self._check, scope, presented_key(headers), needed)
+            prefix = await self._check(key_store(scope["app"]), presented_key(headers), needed)
         except LatentspaceError as exc:
             await _refuse(send, exc)
             return
         scope.setdefault("state", {})["api_key_prefix"] = prefix
         await self.app(scope, receive, send)
 
-    def _check(self, scope: Scope, key: str | None, needed: str) -> str | None:
-        store: KeyStore = key_store(scope["app"])
+    async def _check(self, store: KeyStore, key: str | None, needed: str) -> str | None:
         if key is None:
-            if not store.any_active() or (needed == "read" and self.allow_anonymous_read):
+            if needed == "read" and self.allow_anonymous_read:
                 return None
-            raise Unauthorized("a valid API key is required (Authorization: Bearer <key> or X-API-Key)")
-        info = store.authenticate(key)
+            if self.mode == "auto" and not await run_in_threadpool(store.ever_created):
+                return None
+            raise Unauthorized(MISSING_KEY)
+        found = await run_in_threadpool(store.lookup, key)
+        info = await self._verify(store, found) if isinstance(found, PendingCheck) else found
         authorize(info, needed)
         return info.prefix
 
+    async def _verify(self, store: KeyStore, pending: PendingCheck) -> KeyInfo:
+        if self.waiting >= self.max_waiting:
+            raise VerificationBusy("too many API key verifications in progress; retry shortly")
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.max_verifications)
+        self.waiting += 1
+        try:
+            return await anyio.to_thread.run_sync(store.verify, pending, limiter=self._limiter)
+        finally:
+            self.waiting -= 1
+
 
 def key_store(app: Starlette) -> KeyStore:
-    """One KeyStore per app (its verification cache lives as long as the app)."""
+    """One KeyStore per app (its verification caches live as long as the app)."""
     store = getattr(app.state, "key_store", None)
     if store is None:
         store = app.state.key_store = KeyStore(app.state.engine.sessions)
@@ -82,9 +120,12 @@ def key_store(app: Starlette) -> KeyStore:
 
 
 async def _refuse(send: Send, exc: LatentspaceError) -> None:
-    body = json.dumps({"error": {"code": exc.code, "message": exc.message}}).encode()
+    """The JSON error body of api/errors.py, sent directly: this runs before FastAPI's handlers."""
+    body = json.dumps(error_body(exc.code, exc.message)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if exc.status_code == 401:
         headers.append((b"www-authenticate", b"Bearer"))
+    if exc.status_code == 503:
+        headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -1,14 +1,28 @@
-"""A pure ASGI middleware that refuses request bodies over a byte limit with a 413 JSON error."""
+"""A pure ASGI middleware that refuses request bodies over a byte limit with a 413 JSON error.
+
+A declared ``Content-Length`` over the limit is refused before anything is read. A body without one
+(``Transfer-Encoding: chunked``) is counted as it streams; the moment it passes the limit, reading it
+raises :class:`BodyTooLarge`. That is an ``HTTPException`` on purpose: FastAPI turns any *other* error
+raised while it reads a body into "400 There was an error parsing the body", but re-raises
+``HTTPException``s, which api/errors.py maps to the same 413 JSON as the declared case. A reader outside
+FastAPI's body parsing (none today) still ends here, where the exception is caught.
+"""
 
 from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, too_large_message(max_bytes))
+
+
+def too_large_message(max_bytes: int) -> str:
+    return f"request body exceeds {max_bytes} bytes"
 
 
 class BodySizeLimit:
@@ -32,7 +46,7 @@ class BodySizeLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise _TooLarge
+                raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -42,18 +56,13 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge:
             if not started:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {
-                "error": {
-                    "code": "payload_too_large",
-                    "message": f"request body exceeds {self.max_bytes} bytes",
-                }
-            }
+            {"error": {"code": "payload_too_large", "message": too_large_message(self.max_bytes)}}
         ).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

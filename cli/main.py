@@ -155,8 +155,19 @@ def serve(
     console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     from api.request_log import log_config
 
+    if settings.auth == "off":
+        console.print("[bold yellow]warning:[/] LATENTSPACE_AUTH=off: no API key is checked, admin routes included")
     config = log_config(settings.log_format)
-    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_config=config, log_level="info")
+    # access_log=False: api/request_log.py writes the one line per request; uvicorn's log_level would
+    # otherwise turn its own access logger back on and every request was logged twice.
+    uvicorn.run(
+        create_app(settings, engine=engine),
+        host=host,
+        port=port,
+        log_config=config,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def main() -> None:

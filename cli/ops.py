@@ -46,8 +46,16 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="the key's id or prefix")]) -> None:
     """Revoke a key; requests using it get 401 from then on."""
-    info = run(lambda: _key_store().revoke(key))
+    store = _key_store()
+    info = run(lambda: store.revoke(key))
     console.print(f"revoked key {info.id} ({info.name})", highlight=False)
+    if not store.any_active():  # say what revoking the last key means: the API stays closed, it never reopens
+        console.print(
+            "no active key remains: the API stays closed (401 without a valid key), it does not reopen; "
+            "create a key with `latentspace keys create`, or set LATENTSPACE_AUTH=off to open it deliberately",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _snapshot_run(func: Callable[[], T]) -> T:

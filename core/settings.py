@@ -99,6 +99,19 @@ class Settings(BaseSettings):
         description="Longest document text accepted, in characters: the API answers 413 (nothing written), "
         "the CLI reports the file as failed and goes on. Bounds the work one document does under the write lock.",
     )
+    # --- auth and HTTP layer (issue 18: scopes, key checks) ---
+    auth: str = Field(
+        "auto",
+        pattern="^(auto|on|off)$",
+        description="API keys: auto = required once any key was ever created (revoked ones count, so "
+        "revoking never reopens the API); on = always required; off = never checked (admin included).",
+    )
+    auth_max_concurrent_verifications: int = Field(
+        2, ge=1, le=64, description="Argon2 key verifications run at once; more wait (cached keys never do)."
+    )
+    auth_max_pending_verifications: int = Field(
+        256, ge=1, description="Key verifications queued or running before further ones get 503 + Retry-After."
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

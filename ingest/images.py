@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -128,8 +129,14 @@ def _exif_date(value: str) -> str:
     return value
 
 
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
 def _reason(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    """The library's first line without object reprs: Pillow names the in-memory buffer it was given
+    (``cannot identify image file <_io.BytesIO object at 0x…>``); the caller names the file instead."""
+    text = _OBJECT_REPR.sub("", str(exc)).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def thumbnail_jpeg(image: Image.Image, size: int) -> bytes:

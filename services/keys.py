@@ -2,11 +2,19 @@
 
 A key looks like ``ls_<prefix>_<secret>``. The prefix (8 hex characters) is stored in clear to find
 the row; the whole key is stored only as an argon2id hash. Scopes are ordered: ``admin`` includes
-``write``, which includes ``read``. While no active key exists the API stays open (local use).
+``write``, which includes ``read``. Whether a request without a key may pass is the API's rule
+(``LATENTSPACE_AUTH``, api/auth.py); :meth:`KeyStore.ever_created` is what its ``auto`` mode asks.
 
-Verifying argon2 costs tens of milliseconds by design, so a successful verification is remembered
-in memory under the SHA-256 of the key together with the stored hash; a revoked key is refused on
-the next request because the row is read every time.
+Checking a key is split in two so the API can bound the expensive half:
+
+* :meth:`KeyStore.lookup` is cheap: the format, the row by prefix, and two in-memory caches keyed by the
+  SHA-256 of the presented key together with the stored hash it was checked against: keys that verified
+  (a valid key costs argon2 once per process) and keys that failed (a repeated wrong key costs nothing).
+* :meth:`KeyStore.verify` runs argon2 once. An unknown prefix or a revoked key is verified against a
+  dummy hash, so every negative answer costs the same argon2 call as a wrong secret for a real prefix:
+  timing does not tell whether a prefix exists.
+
+A revoked key is refused on the next request because the row is read every time.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ import hashlib
 import re
 import secrets
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,6 +39,9 @@ from store.models_auth import ApiKey
 SCOPES = ("read", "write", "admin")  # each includes the ones before it
 _KEY = re.compile(r"^ls_([0-9a-f]{8})_[A-Za-z0-9_\-]{20,100}$")
 _HASHER = PasswordHasher()
+CACHE_ENTRIES = 10_000  # per cache: bounded, so a flood of distinct keys cannot grow memory without end
+MISSING_KEY = "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"
+BAD_KEY = "unknown or revoked API key"  # one message for every negative answer: no oracle in the text either
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,16 @@ class KeyInfo:
     scopes: tuple[str, ...]
     created_at: str
     revoked: bool
+
+
+@dataclass(frozen=True)
+class PendingCheck:
+    """A well-formed key the caches could not decide: :meth:`KeyStore.verify` must run argon2."""
+
+    key: str
+    digest: str
+    stored_hash: str | None  # None: unknown prefix or revoked key (checked against the dummy hash)
+    info: KeyInfo | None
 
 
 def _info(row: ApiKey) -> KeyInfo:
@@ -64,11 +87,34 @@ def grants(scopes: tuple[str, ...], needed: str) -> bool:
     return any(SCOPES.index(s) >= SCOPES.index(needed) for s in scopes if s in SCOPES)
 
 
+@cache
+def dummy_hash() -> str:
+    """An argon2 hash of a random secret nobody knows, made once per process (lazily: not at import)."""
+    return _HASHER.hash(secrets.token_urlsafe(32))
+
+
+def verify_secret(stored_hash: str, key: str) -> bool:
+    """The one argon2 verification (tests count its calls)."""
+    try:
+        return _HASHER.verify(stored_hash, key)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _remember(cache_: OrderedDict[str, str], digest: str, value: str) -> None:
+    cache_[digest] = value
+    cache_.move_to_end(digest)
+    while len(cache_) > CACHE_ENTRIES:
+        cache_.popitem(last=False)
+
+
 class KeyStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._verified: dict[str, str] = {}  # sha256(key) -> the stored hash it matched
+        self._verified: OrderedDict[str, str] = OrderedDict()  # sha256(key) -> the stored hash it matched
+        self._failed: OrderedDict[str, str] = OrderedDict()  # sha256(key) -> the hash it failed ("" = none)
         self._lock = threading.Lock()
+        self._ever_created = False
 
     def create(self, name: str, scopes: list[str]) -> tuple[str, KeyInfo]:
         """Return the new key (shown once, never stored) and its record."""
@@ -104,31 +150,50 @@ class KeyStore:
             count = session.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.revoked_at.is_(None)))
             return bool(count)
 
-    def authenticate(self, key: str | None) -> KeyInfo:
-        """The active key's record; Unauthorized for a missing, malformed, unknown or revoked key."""
+    def ever_created(self) -> bool:
+        """True once any key exists, revoked ones included (revocation never deletes a row).
+
+        Remembered once true: keys are never deleted, so the answer cannot go back to false, and the
+        key-less requests of ``LATENTSPACE_AUTH=auto`` stop costing a query each.
+        """
+        if not self._ever_created:
+            with self._sessions() as session:
+                self._ever_created = session.scalar(select(ApiKey.id).limit(1)) is not None
+        return self._ever_created
+
+    def lookup(self, key: str | None) -> KeyInfo | PendingCheck:
+        """The key's record when the caches decide; Unauthorized when malformed or known to fail; else pending."""
         match = _KEY.match(key or "")
-        if match is None:
-            raise Unauthorized("a valid API key is required (Authorization: Bearer <key> or X-API-Key)")
+        if key is None or match is None:
+            raise Unauthorized(MISSING_KEY)
         with self._sessions() as session:
             row = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
-            if row is None or row.revoked_at is not None or not self._matches(key, row.secret_hash):
-                raise Unauthorized("unknown or revoked API key")
-            return _info(row)
-
-    def _matches(self, key: str, stored_hash: str) -> bool:
+            info = _info(row) if row is not None else None
+            stored = row.secret_hash if row is not None and row.revoked_at is None else None
         digest = hashlib.sha256(key.encode()).hexdigest()
         with self._lock:
-            if self._verified.get(digest) == stored_hash:
-                return True
-        try:
-            _HASHER.verify(stored_hash, key)
-        except (VerificationError, InvalidHashError):
-            return False
+            if stored is not None and info is not None and self._verified.get(digest) == stored:
+                self._verified.move_to_end(digest)
+                return info
+            if self._failed.get(digest) == (stored or ""):
+                self._failed.move_to_end(digest)
+                raise Unauthorized(BAD_KEY)
+        return PendingCheck(key, digest, stored, info)
+
+    def verify(self, pending: PendingCheck) -> KeyInfo:
+        """One argon2 verification (against the dummy hash when there is no live row); the result is cached."""
+        matched = verify_secret(pending.stored_hash or dummy_hash(), pending.key)
+        ok = matched and pending.stored_hash is not None and pending.info is not None
         with self._lock:
-            if len(self._verified) > 10_000:  # bounded: a flood of distinct keys cannot grow it forever
-                self._verified.clear()
-            self._verified[digest] = stored_hash
-        return True
+            _remember(self._verified if ok else self._failed, pending.digest, pending.stored_hash or "")
+        if not ok or pending.info is None:
+            raise Unauthorized(BAD_KEY)
+        return pending.info
+
+    def authenticate(self, key: str | None) -> KeyInfo:
+        """The active key's record; Unauthorized for a missing, malformed, unknown or revoked key."""
+        found = self.lookup(key)
+        return self.verify(found) if isinstance(found, PendingCheck) else found
 
 
 def authorize(info: KeyInfo, needed: str) -> None:

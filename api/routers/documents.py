@@ -42,11 +42,14 @@ def list_documents(
     return DocumentPage(items=[DocumentOut(**i) for i in items], total=total, offset=offset, limit=limit)
 
 
-@router.get("/{document_id}", response_model=DocumentOut)
+# ":path": ids may contain '/' (file paths, URLs), and an encoded %2F arrives decoded, so a plain
+# segment parameter made such documents impossible to read or delete. api/app.py registers the
+# thumbnail route (".../{document_id:path}/thumbnail") before these, so that suffix stays a thumbnail.
+@router.get("/{document_id:path}", response_model=DocumentOut)
 def get_document(name: str, document_id: str, engine: EngineDep) -> DocumentOut:
     return DocumentOut(**engine.get_document(name, document_id))
 
 
-@router.delete("/{document_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{document_id:path}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_document(name: str, document_id: str, engine: EngineDep) -> None:
     engine.delete_document(name, document_id)

@@ -98,6 +98,11 @@ def test_keys_are_stored_hashed_and_never_logged(client, keys, sqlite_engine, ca
         ("POST", "/v1/collections/c/interactions", "write"),
         ("POST", "/v1/collections/c/documents", "write"),
         ("POST", "/v1/admin/snapshots/x/restore", "admin"),
+        ("DELETE", "/v1/collections/search", "write"),  # the method is part of the rule (issue 18)
+        ("DELETE", "/v1/collections/c/documents/search", "write"),
+        ("DELETE", "/v1/collections/c/documents/a/b/search", "write"),
+        ("GET", "/v1/no/such/route", "read"),
+        ("FOO", "/v1/admin/snapshots", "admin"),
     ],
 )
 def test_required_scope(method: str, path: str, scope: str | None) -> None:
