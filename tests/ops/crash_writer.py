@@ -71,7 +71,7 @@ class TokenizerOnlyEmbedders:
     def __init__(self) -> None:
         self._embedder = TokenizerOnlyEmbedder()
 
-    def get(self, name: str) -> TokenizerOnlyEmbedder:
+    def get(self, name: str, backend: str = "torch") -> TokenizerOnlyEmbedder:
         if name != MODEL:
             raise ValueError(f"the crash writer only has {MODEL}, not {name!r}")
         return self._embedder
