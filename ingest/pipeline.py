@@ -159,7 +159,9 @@ def chunk_documents(
     pending = [item for item in batch if item.status in ("added", "updated")]
     to_chunk = [item for item in pending if item.vector is None]
     texts = [i.source.text for i in to_chunk]
-    pieces = whole_text_chunks(texts) if mode == "truncate" else chunk_texts(texts, tokenizer, max_tokens, overlap)
+    pieces: list = []
+    if texts:  # documents that all carry their own vectors need no tokenizer
+        pieces = whole_text_chunks(texts) if mode == "truncate" else chunk_texts(texts, tokenizer, max_tokens, overlap)
     for item, chunks in zip(to_chunk, pieces, strict=True):
         item.chunks = chunks
     for item in pending:
