@@ -7,10 +7,13 @@ No sentence-transformers model is loaded, so these tests stay in the fast lane; 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fastapi.testclient import TestClient
 
 DIM = 8
 
@@ -60,3 +63,34 @@ def unit(i: int) -> list[float]:
     vector = [0.1] * DIM
     vector[i % DIM] = 1.0 + i
     return vector
+
+
+COLLECTION = "c"
+
+
+def seed_documents(n: int = 6) -> list[dict[str, Any]]:
+    return [
+        {"id": f"d{i}", "text": f"document number {i}", "vector": unit(i), "metadata": {"i": i, "lang": "en"}}
+        for i in range(n)
+    ]
+
+
+@contextmanager
+def seeded_client(data_dir: Path, **settings: Any) -> Iterator[tuple[TestClient, Any]]:
+    """A TestClient (server errors as 500 responses, not exceptions) on a collection holding a few documents."""
+    from api.app import create_app
+
+    engine = vector_engine(data_dir, **settings)
+    try:
+        with TestClient(create_app(engine.settings, engine=engine), raise_server_exceptions=False) as client:
+            assert client.post("/v1/collections", json={"name": COLLECTION}).status_code == 201
+            added = client.post(f"/v1/collections/{COLLECTION}/documents", json={"documents": seed_documents()})
+            assert added.status_code == 200 and added.json()["added"] == 6, added.text
+            yield client, engine
+    finally:
+        engine.close()
+
+
+def post_raw(client: TestClient, path: str, body: str) -> Any:
+    """POST a JSON text as is: Python's json (and so the API) accepts NaN, Infinity and lone surrogates."""
+    return client.post(path, content=body.encode("utf-8"), headers={"content-type": "application/json"})
