@@ -115,11 +115,14 @@ def _check_scalar(item: Any, path: str, error: type[InvalidInput]) -> None:
 
 
 def check_text(value: str, where: str, error: type[InvalidInput] = InvalidInput) -> str:
-    """``value`` if it encodes as UTF-8; a lone surrogate (e.g. from ``"\\ud800"`` in JSON) raises ``error``."""
+    """``value`` if it encodes as UTF-8 and holds no NUL; else ``error``. A lone surrogate (``"\\ud800"`` in
+    JSON) cannot be encoded by any response; PostgreSQL stores no NUL in text or JSONB."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise error(f"{where}: text contains a lone surrogate (invalid Unicode)") from None
+    if "\x00" in value:
+        raise error(f"{where}: text contains a NUL character")
     return value
 
 

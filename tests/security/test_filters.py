@@ -26,15 +26,14 @@ HOSTILE_FILTERS = {
     "thousands_of_in_values": {"i": {"$in": list(range(5000))}},
     "thousands_of_nin_values": {"lang": {"$nin": [f"l{n}" for n in range(5000)]}},
     "very_many_fields": {f"f{n}": n for n in range(3000)},
-    "many_lists_over_the_total": {f"f{n}": {"$in": list(range(900))} for n in range(30)},
+    "lists_over_the_total": {f"f{n}": {"$in": list(range(700))} for n in range(3)},  # 2,100 values
     "long_string": {"lang": "x" * 100_000},
-    "nested_value": {"lang": {"$eq": {"$in": [1]}}},
 }
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_FILTERS))
-def test_hostile_filters_are_422(tmp_path: Path, name: str, caplog: pytest.LogCaptureFixture) -> None:
-    with seeded_client(tmp_path / "data") as (client, _engine):
+def test_hostile_filters_are_422(tmp_path: Path, name: str, db_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with seeded_client(tmp_path / "data", database_url=db_url) as (client, _engine):
         caplog.set_level(logging.INFO)
         response = client.post(SEARCH, json={"vector": unit(1), "k": 3, "filter": HOSTILE_FILTERS[name]})
         assert response.status_code == 422, response.text
@@ -43,8 +42,8 @@ def test_hostile_filters_are_422(tmp_path: Path, name: str, caplog: pytest.LogCa
         assert sum(len(r.getMessage()) for r in caplog.records) < 10_000  # nothing logged the parameter list
 
 
-def test_filters_within_bounds_still_work(tmp_path: Path) -> None:
-    with seeded_client(tmp_path / "data") as (client, _engine):
+def test_filters_within_bounds_still_work(tmp_path: Path, db_url: str) -> None:
+    with seeded_client(tmp_path / "data", database_url=db_url) as (client, _engine):
         wide = {"i": {"$in": [*range(100, 1099), 2]}, "lang": {"$in": ["en", "de", True, 1.5]}}
         hits = client.post(SEARCH, json={"vector": unit(2), "k": 3, "filter": wide}).json()["hits"]
         assert [h["id"] for h in hits] == ["d2"]

@@ -24,6 +24,7 @@ POISON = {
     "surrogate_key": '{"\\udfff": 1}',
     "deep": "[" * 256 + "]" * 256,
     "huge_int": "9" * 30,
+    "nul": '"a\\u0000b"',
 }
 
 
@@ -39,8 +40,8 @@ def _reads_all_fine(client) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("poison", sorted(POISON))
-def test_poisoned_metadata_is_refused_and_nothing_breaks(tmp_path: Path, poison: str) -> None:
-    with seeded_client(tmp_path / "data") as (client, _engine):
+def test_poisoned_metadata_is_refused_and_nothing_breaks(tmp_path: Path, poison: str, db_url: str) -> None:
+    with seeded_client(tmp_path / "data", database_url=db_url) as (client, _engine):
         doc = '{"id": "bad", "text": "t", "vector": ' + json.dumps(unit(3)) + ', "metadata": {"a": ' + POISON[poison]
         body = '{"documents": [' + doc + "}}]}"
         response = post_raw(client, DOCS, body)

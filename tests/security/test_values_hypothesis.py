@@ -70,8 +70,8 @@ def _ok(response: Any, what: str) -> None:
     assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
 
 
-def test_random_metadata_and_filters_never_cause_server_errors(tmp_path: Path) -> None:
-    with seeded_client(tmp_path / "data") as (client, _engine):
+def test_random_metadata_and_filters_never_cause_server_errors(tmp_path: Path, db_url: str) -> None:
+    with seeded_client(tmp_path / "data", database_url=db_url) as (client, _engine):
 
         @FUZZ
         @given(metadata=METADATA, spec=FILTERS, slot=st.integers(min_value=0, max_value=3), query=TEXT)
