@@ -74,20 +74,23 @@ class IngestRun:
     def valid_documents(
         self, batch: list[SourceDocument | RowError | LatentspaceError], vectors: dict[str, np.ndarray] | None
     ) -> list[SourceDocument]:
-        """The batch's documents that can be stored (store/values.py rules, a usable vector if one is given);
-        reader errors and refused documents are counted as failed with a one-line reason, and the run goes on."""
+        """The batch's documents that can be stored (store/values.py rules); reader errors and refused
+        documents are counted as failed with a one-line reason, and the run goes on. A caller-supplied vector
+        that cannot be used (wrong length, NaN, beyond float32, zero) refuses the whole call, as it always
+        has, before this batch writes anything."""
         kept = []
         for item in batch:
             try:
                 if not isinstance(item, SourceDocument):
                     raise item if isinstance(item, LatentspaceError) else InvalidInput(_describe(item))
                 values.check_document(item.external_id, item.text, item.metadata, item.source_uri)
-                if vectors and item.external_id in vectors:
-                    pipeline.normalise(vectors[item.external_id], self.embedder.dim)  # refuse it here, alone
-                kept.append(item)
             except LatentspaceError as exc:
                 self.report.failed += 1
                 self.report.errors.append(exc.message)
+                continue
+            if vectors and item.external_id in vectors:
+                pipeline.normalise(vectors[item.external_id], self.embedder.dim)
+            kept.append(item)
         return kept
 
     def write_batch(self, batch: list[PreparedDocument]) -> None:

@@ -129,8 +129,9 @@ def test_vectors_beyond_float32_are_refused_not_zeroed(tmp_path: Path) -> None:
         unit_vector = normalise([3e38] * 8, 8)  # finite in float32, but its float32 norm overflows
         assert abs(float((unit_vector**2).sum()) - 1.0) < 1e-5
         doc = {"id": "big", "text": "t", "vector": [3.5e38] * 8}  # beyond float32: inf once stored
-        report = client.post(DOCS, json={"documents": [doc]}).json()
-        assert report["failed"] == 1 and "infinite" in report["errors"][0]
+        refused = client.post(DOCS, json={"documents": [doc]})
+        assert refused.status_code == 422 and "infinite" in refused.json()["error"]["message"]
+        assert client.get(f"{DOCS}/big").status_code == 404
         huge_query = client.post(SEARCH, json={"vector": [1e39] * 8, "k": 2})
         assert huge_query.status_code == 422
         doc = {"id": "ok-big", "text": "t", "vector": [3e38] * 8}
