@@ -185,8 +185,8 @@ def load_json(text: str | bytes) -> Any:
     """The database engines' JSON deserializer: parse, then :func:`clean_json` (see the module doc)."""
     try:
         value = json.loads(text)
-    except RecursionError:  # deeper than Python's json can parse: unreadable, so read as no value
-        return None
+    except RecursionError:  # deeper than Python's json can parse: unreadable, read as an empty value
+        return {} if text.lstrip()[:1] in ("{", b"{") else None  # an object column stays an object
     return clean_json(value)
 
 
