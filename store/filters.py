@@ -62,7 +62,7 @@ def _field_condition(field: str, cond: Any, dialect: str, budget: list[int]) -> 
         _spend(budget, len(topics), field)
         return _topic_condition(topics)
     if not isinstance(field, str) or not _FIELD.match(field):
-        raise InvalidFilter(f"invalid filter field name {field[:64]!r}")
+        raise InvalidFilter(f"invalid filter field name {str(field)[:64]!r}")
     if not isinstance(cond, dict):
         _spend(budget, 1, field)
         return _equals(field, check_operand(cond, f"filter {field!r}"), dialect)
