@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# NaN and Infinity are not JSON (Python's parser accepts them anyway): refused with a 422 that says "finite".
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class CollectionCreate(BaseModel):
@@ -52,7 +55,7 @@ class DocumentIn(BaseModel):
     id: str = Field(min_length=1, max_length=512)
     text: str = Field(min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
-    vector: list[float] | None = Field(None, description="precomputed vector; skips embedding")
+    vector: list[FiniteFloat] | None = Field(None, description="precomputed vector; skips embedding")
 
 
 class DocumentBatch(BaseModel):
@@ -116,7 +119,7 @@ class SearchIn(BaseModel):
     )
 
     query: str | None = Field(None, description="text to search by meaning")
-    vector: list[float] | None = Field(None, description="a raw query vector of the collection's dimension")
+    vector: list[FiniteFloat] | None = Field(None, description="a raw query vector of the collection's dimension")
     k: int = Field(10, ge=1)
     filter: dict[str, Any] | None = Field(
         None, description='metadata filter: {"f": v}, {"f": {"$in": [..]}}, {"f": {"$gte": 1, "$lt": 5}}'
@@ -126,11 +129,13 @@ class SearchIn(BaseModel):
         None, description="default: hybrid for text queries when the collection has a lexical index"
     )
     fusion: Literal["rrf", "convex"] | None = Field(None, description="hybrid fusion; default from settings")
-    weight: float | None = Field(None, ge=0.0, le=1.0, description="convex fusion: the dense share")
+    weight: float | None = Field(
+        None, ge=0.0, le=1.0, allow_inf_nan=False, description="convex fusion: the dense share, in [0, 1]"
+    )
     normalisation: Literal["zscore", "minmax"] | None = Field(None, description="convex fusion score scaling")
-    rrf_k: float | None = Field(None, ge=0.0, description="reciprocal rank fusion constant")
+    rrf_k: float | None = Field(None, ge=0.0, allow_inf_nan=False, description="reciprocal rank fusion constant")
     explain: bool = Field(False, description="return each hit's per-signal ranks and scores")
-    diversity: float = Field(0.0, ge=0.0, le=1.0, description="MMR diversification; 0 = off")
+    diversity: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False, description="MMR diversification; 0 = off")
 
 
 class HitOut(BaseModel):

@@ -60,15 +60,44 @@ def dedupe_last(ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.nd
     return ids[keep], vectors[keep]
 
 
-def resolve_params(kind: str, defaults: dict[str, Any], params: dict[str, Any] | None) -> dict[str, Any]:
-    """Merge user params over defaults, rejecting unknown keys (a typo should not pass silently)."""
+# A numeric index parameter's rule: its type (int or float), inclusive bounds, and whether null is allowed.
+ParamRule = tuple[type, float, float, bool]
+
+
+def resolve_params(
+    kind: str, defaults: dict[str, Any], params: Any, rules: dict[str, ParamRule] | None = None
+) -> dict[str, Any]:
+    """Merge user params over defaults, rejecting unknown keys (a typo should not pass silently) and any
+    value outside its rule, so no stored setting can later fail a load or make a backend allocate gigabytes."""
+    if params is not None and not isinstance(params, dict):
+        raise InvalidInput(f"index parameters for {kind!r} must be a JSON object")
     params = dict(params or {})
-    unknown = sorted(set(params) - set(defaults))
+    unknown = sorted(str(k)[:40] for k in set(params) - set(defaults))
     if unknown:
         raise InvalidInput(
             f"unknown parameter(s) {unknown} for index kind {kind!r}; valid: {sorted(defaults)}"
         )
+    for name, value in params.items():
+        rule = (rules or {}).get(name)
+        if rule is not None and not _fits(value, rule):
+            number_type, low, high, nullable = rule
+            what = "an integer" if number_type is int else "a number"
+            raise InvalidInput(
+                f"index parameter {name!r} of {kind!r} must be {what} from {low:g} to {high:g}"
+                f"{' or null' if nullable else ''}, not {repr(value)[:40]}"
+            )
     return {**defaults, **params}
+
+
+def _fits(value: Any, rule: ParamRule) -> bool:
+    number_type, low, high, nullable = rule
+    if value is None:
+        return nullable
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if number_type is int and not isinstance(value, int):
+        return False
+    return low <= value <= high  # NaN compares false: refused
 
 
 def in_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:

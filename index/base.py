@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import DimensionMismatch, IndexCorrupt, InvalidInput, LatentspaceError, UnknownIndexKind
 from core.saveddir import read_saved_dir, write_saved_dir
 from index.arrays import (
+    ParamRule,
     as_ids,
     as_matrix,
     dedupe_last,
@@ -39,6 +40,7 @@ __all__ = [
     "UnknownIndexKind",
     "VectorIndex",
 ]
+MAX_DIM = 65_536  # widest vector accepted: a tampered manifest must not size an allocation
 _INDEX_KEYS = ("dim", "params")  # besides core/saveddir.py's generic keys; every saved index has them
 
 
@@ -121,14 +123,20 @@ class BaseIndex:
 
     kind: ClassVar[str]
     DEFAULTS: ClassVar[dict[str, Any]] = {}
+    RULES: ClassVar[dict[str, ParamRule]] = {}  # bounds of each parameter (index/arrays.py resolve_params)
 
     def __init__(self, dim: int, params: dict[str, Any] | None = None) -> None:
-        if not isinstance(dim, int | np.integer) or dim <= 0:
-            raise InvalidInput(f"index dimension must be a positive integer, got {dim!r}")
+        if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not 0 < dim <= MAX_DIM:
+            raise InvalidInput(f"index dimension must be an integer from 1 to {MAX_DIM}, got {repr(dim)[:40]}")
         self.dim = int(dim)
-        self.params = resolve_params(self.kind, self.DEFAULTS, params)
+        self.params = self.check_params(params)
         self._lock = ReadWriteLock()
         self._ids_cache: np.ndarray | None = None
+
+    @classmethod
+    def check_params(cls, params: Any) -> dict[str, Any]:
+        """The defaults merged with ``params``; an unknown key or a value out of its bounds raises InvalidInput."""
+        return resolve_params(cls.kind, cls.DEFAULTS, params, cls.RULES)
 
     # -- hooks ---------------------------------------------------------------------------------
     def _add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -260,6 +268,8 @@ class BaseIndex:
             raise IndexCorrupt(f"{directory} holds a {manifest['kind']!r} index, not {cls.kind!r}")
         try:
             index = cls._restore(directory, manifest)
+        except InvalidInput as exc:  # a parseable manifest with an impossible dim or params: rebuild, never fail
+            raise IndexCorrupt(f"{directory}: manifest is invalid ({exc.message})") from exc
         except LatentspaceError:
             raise
         except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:

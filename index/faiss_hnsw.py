@@ -14,7 +14,7 @@ from typing import Any, Self
 import faiss
 import numpy as np
 
-from index.arrays import pad_result
+from index.arrays import ParamRule, pad_result
 from index.base import BaseIndex
 
 _GRAPH_FILE = "hnsw.faiss"
@@ -26,6 +26,12 @@ MAX_FILTER_EF = 4096
 class FaissHnswIndex(BaseIndex):
     kind = "faiss_hnsw"
     DEFAULTS: dict[str, Any] = {"M": 32, "ef_construction": 200, "ef_search": 64}
+    # M sizes every node's links (M=-5 once grew a server to 8.7 GB); ef_* bound the work per insert/query.
+    RULES: dict[str, ParamRule] = {
+        "M": (int, 2, 128, False),
+        "ef_construction": (int, 1, 4096, False),
+        "ef_search": (int, 1, MAX_FILTER_EF, False),
+    }
 
     def __init__(self, dim: int, params: dict[str, Any] | None = None) -> None:
         super().__init__(dim, params)

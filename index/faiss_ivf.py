@@ -17,7 +17,7 @@ from typing import Any, Self
 import faiss
 import numpy as np
 
-from index.arrays import pad_result
+from index.arrays import ParamRule, pad_result
 from index.base import BaseIndex
 
 _INDEX_FILE = "ivf.faiss"
@@ -40,6 +40,11 @@ def auto_nprobe(nlist: int) -> int:
 class FaissIvfIndex(BaseIndex):
     kind = "faiss_ivf"
     DEFAULTS: dict[str, Any] = {"nlist": None, "nprobe": None, "seed": 1234}
+    RULES: dict[str, ParamRule] = {  # null: chosen from the collection's size
+        "nlist": (int, 1, 65_536, True),
+        "nprobe": (int, 1, 65_536, True),
+        "seed": (int, 0, 2**31 - 1, False),
+    }
 
     def __init__(self, dim: int, params: dict[str, Any] | None = None) -> None:
         super().__init__(dim, params)

@@ -15,7 +15,7 @@ from typing import Any, Self
 import hnswlib
 import numpy as np
 
-from index.arrays import exact_topk, pad_result
+from index.arrays import ParamRule, exact_topk, pad_result
 from index.base import BaseIndex
 
 _GRAPH_FILE = "hnsw.bin"
@@ -34,6 +34,14 @@ class HnswlibIndex(BaseIndex):
         "ef_search": 64,
         "initial_capacity": 1024,
         "growth": 2.0,
+    }
+    # initial_capacity is allocated up front (capacity × (dim + 2M) × 4 bytes): bounded like M and ef.
+    RULES: dict[str, ParamRule] = {
+        "M": (int, 2, 128, False),
+        "ef_construction": (int, 1, 4096, False),
+        "ef_search": (int, 1, 4096, False),
+        "initial_capacity": (int, 1, 100_000, False),
+        "growth": (float, 1.1, 4.0, False),
     }
 
     def __init__(self, dim: int, params: dict[str, Any] | None = None) -> None:
@@ -136,8 +144,12 @@ class HnswlibIndex(BaseIndex):
     @classmethod
     def _restore(cls, directory: Path, manifest: dict[str, Any]) -> Self:
         index = cls(manifest["dim"], manifest["params"])
+        capacity, count = manifest["capacity"], manifest.get("count") or 0
+        # hnswlib allocates the capacity before reading: a tampered number must not size that allocation.
+        if type(capacity) is not int or not 0 <= capacity <= max(100_000, 64 * int(count) + 1):
+            raise ValueError("manifest capacity is not a plausible element count")
         graph = hnswlib.Index(space="ip", dim=index.dim)
-        graph.load_index(str(directory / _GRAPH_FILE), max_elements=int(manifest["capacity"]))
+        graph.load_index(str(directory / _GRAPH_FILE), max_elements=capacity)
         graph.set_ef(int(index.params["ef_search"]))
         if graph.dim != index.dim:
             raise ValueError("graph dimension differs from manifest")

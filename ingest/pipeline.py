@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,7 +158,9 @@ def chunk_documents(
     pending = [item for item in batch if item.status in ("added", "updated")]
     to_chunk = [item for item in pending if item.vector is None]
     texts = [i.source.text for i in to_chunk]
-    pieces = whole_text_chunks(texts) if mode == "truncate" else chunk_texts(texts, tokenizer, max_tokens, overlap)
+    pieces: list = []
+    if texts:  # documents that all carry their own vectors need no tokenizer
+        pieces = whole_text_chunks(texts) if mode == "truncate" else chunk_texts(texts, tokenizer, max_tokens, overlap)
     for item, chunks in zip(to_chunk, pieces, strict=True):
         item.chunks = chunks
     for item in pending:
@@ -185,17 +186,25 @@ def embed_chunks(batch: list[PreparedDocument], embedder: Embedder) -> int:
 
 
 def normalise(vector: Any, dim: int) -> np.ndarray:
-    array = np.asarray(vector, dtype=np.float32).reshape(-1)
+    """``vector`` scaled to unit length as float32; non-numbers, NaN/inf, values beyond float32 and the
+    zero vector raise (a 3e38 vector used to overflow the float32 norm and silently become zeros)."""
+    try:
+        array = np.asarray(vector, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InvalidInput("vector must be a list of numbers") from None
     if array.shape[0] != dim:
         raise DimensionMismatch(f"vector has {array.shape[0]} values; this collection's dimension is {dim}")
-    norm = math.sqrt(float(np.dot(array, array)))  # NaN or inf if any value is
-    if not math.isfinite(norm):
-        if not np.all(np.isfinite(array)):
-            raise InvalidInput("vector contains NaN or infinite values")
-        norm = float(np.linalg.norm(array.astype(np.float64)))  # finite values whose squares overflow
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput("vector contains NaN or infinite values (or values beyond float32's ±3.4e38)")
+    if np.any(np.abs(array) > FLOAT32_MAX):
+        raise InvalidInput(f"vector values must lie within ±{FLOAT32_MAX:.3g} (float32)")
+    norm = float(np.linalg.norm(array))  # float64: finite for any float32 input
     if norm == 0.0:
         raise InvalidInput("vector must not be all zeros")
-    return array / np.float32(norm)
+    return (array / norm).astype(np.float32)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def write_document(

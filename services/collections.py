@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from core.errors import CollectionExists, EmbedderMismatch, InvalidInput
-from index.registry import INDEX_KINDS
+from index.registry import INDEX_KINDS, check_index_params
 from ingest.chunking import DEFAULT_CHUNKING, check_chunking, require_chunking
 from ingest.clip import load_image_embedder
 from ingest.embedders import Embedder, check_backend, require_backend
@@ -52,6 +52,7 @@ def create_collection(
     """Create collection ``name``; with ``exist_ok``, return the existing one if it agrees with the request."""
     kind = index_kind or ctx.settings.index_kind
     _check_new(name, modality, kind, chunking)
+    params = _checked_params(kind, index_params or ctx.settings.index_params, from_settings=not index_params)
     with ctx.sessions.begin() as session:
         existing = repo.find_collection(session, name)
         if existing is not None:
@@ -67,7 +68,7 @@ def create_collection(
             embedder_dim=embedder.dim,
             embedder_version=embedder.version,
             index_kind=kind,
-            index_params=dict(index_params or ctx.settings.index_params),
+            index_params=params,
             options={"chunking": chunking or DEFAULT_CHUNKING, "backend": backend},
         )
         session.add(collection)
@@ -84,6 +85,16 @@ def _check_new(name: str, modality: str, kind: str | None, chunking: str | None)
         raise InvalidInput(f"unknown index kind {kind!r}; choose one of {sorted(INDEX_KINDS)}")
     if chunking is not None:
         check_chunking(chunking)
+
+
+def _checked_params(kind: str | None, params: Any, from_settings: bool) -> dict[str, Any]:
+    """The index parameters validated by the backend (index/registry.py), before anything is stored."""
+    try:
+        return check_index_params(kind, params)
+    except InvalidInput as exc:
+        if from_settings:
+            raise InvalidInput(f"LATENTSPACE_INDEX_PARAMS: {exc.message}") from None
+        raise
 
 
 def _check_existing(existing: Collection, exist_ok: bool, model: str | None, chunking: str | None) -> None:

@@ -29,6 +29,7 @@ from services import ingest as ingesting
 from services.collections import CollectionInfo
 from services.context import ServiceContext
 from store import repositories as repo
+from store import values
 from store.models import Collection
 
 IMAGE_MODALITIES = frozenset({"image", "multimodal"})
@@ -46,7 +47,12 @@ class ImageInput:
 
 
 def uploaded_image(data: bytes, filename: str, metadata: dict[str, Any]) -> ImageInput:
-    """An uploaded picture, stored under ``upload-<sha256 prefix>``: uploading the same bytes again is a no-op."""
+    """An uploaded picture, stored under ``upload-<sha256 prefix>``: uploading the same bytes again is a no-op.
+
+    The form's metadata is checked here (store/values.py), so a NaN or a lone surrogate is a 422 for the
+    whole upload rather than one failed image per file.
+    """
+    values.check_metadata(metadata, "metadata form field")
     return ImageInput(f"upload-{imgs.hash_bytes(data)[:32]}", data, filename, None, dict(metadata))
 
 

@@ -28,6 +28,7 @@ from services.context import ServiceContext
 from services.documents import delete_document
 from services.writes import apply_delta, save_derived
 from store import repositories as repo
+from store import values
 from store.models import Collection
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,7 @@ def ingest(
     with ctx.write_lock:
         run = IngestRun(ctx, collection, embedder, ctx.vectors.get(collection))
         for batch in pipeline.batched(stream, ctx.settings.ingest_batch_docs):
-            docs = [d for d in batch if isinstance(d, SourceDocument)]
-            for failure in (d for d in batch if not isinstance(d, SourceDocument)):
-                run.report.failed += 1
-                run.report.errors.append(_describe(failure))
+            docs = run.valid_documents(batch, vectors)
             run.write_batch(pipeline.prepare(docs, vectors, hashes))
             if on_progress:
                 on_progress(len(batch))
@@ -73,6 +71,28 @@ class IngestRun:
     embedder: Embedder
     index: VectorIndex  # the collection's loaded vector index
     report: IngestReport = field(default_factory=IngestReport)
+
+    def valid_documents(
+        self, batch: list[SourceDocument | RowError | LatentspaceError], vectors: dict[str, np.ndarray] | None
+    ) -> list[SourceDocument]:
+        """The batch's documents that can be stored (store/values.py rules); reader errors and refused
+        documents are counted as failed with a one-line reason, and the run goes on. A caller-supplied vector
+        that cannot be used (wrong length, NaN, beyond float32, zero) refuses the whole call, as it always
+        has, before this batch writes anything."""
+        kept = []
+        for item in batch:
+            try:
+                if not isinstance(item, SourceDocument):
+                    raise item if isinstance(item, LatentspaceError) else InvalidInput(_describe(item))
+                values.check_document(item.external_id, item.text, item.metadata, item.source_uri)
+            except LatentspaceError as exc:
+                self.report.failed += 1
+                self.report.errors.append(exc.message)
+                continue
+            if vectors and item.external_id in vectors:
+                pipeline.normalise(vectors[item.external_id], self.embedder.dim)
+            kept.append(item)
+        return kept
 
     def write_batch(self, batch: list[PreparedDocument]) -> None:
         """Classify, chunk, embed and write one batch in one transaction, then update the derived state."""

@@ -8,15 +8,21 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from store.values import dump_json, load_json
+
+# Strict JSON in, repaired JSON out (store/values.py); hide_parameters keeps a failing statement's bound
+# values (a whole $in list, a document's text) out of exception messages and therefore out of the logs.
+_ENGINE_ARGS = {"json_serializer": dump_json, "json_deserializer": load_json, "hide_parameters": True}
+
 
 def create_db_engine(url: str) -> Engine:
     """Build an engine; SQLite gets WAL, foreign keys and real SAVEPOINT support."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, **_ENGINE_ARGS)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **_ENGINE_ARGS)
     _configure_sqlite(engine)
     return engine
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from api.deps import EngineDep
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["latent"])
+# Ids and offsets reach SQL as BIGINT: a larger integer overflowed the driver (500) instead of a 422.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class TermOut(BaseModel):
@@ -87,9 +89,9 @@ def list_topics(name: str, engine: EngineDep) -> dict[str, Any]:
 @router.get("/topics/{topic_id}", response_model=TopicPageOut)
 def get_topic(
     name: str,
-    topic_id: int,
+    topic_id: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)],
     engine: EngineDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     return engine.topics.documents(name, topic_id, offset, limit)

@@ -20,8 +20,8 @@ router = APIRouter(prefix="/v1/collections/{name}", tags=["recommendations"])
 class InteractionIn(BaseModel):
     user: str = Field(min_length=1, max_length=512)
     item: str = Field(min_length=1, max_length=512)
-    value: float = 1.0
-    timestamp: float | None = None
+    value: float = Field(1.0, allow_inf_nan=False)
+    timestamp: float | None = Field(None, allow_inf_nan=False)
 
 
 class InteractionsIn(BaseModel):
@@ -31,7 +31,7 @@ class InteractionsIn(BaseModel):
 
 class ItemValue(BaseModel):
     item: str = Field(min_length=1, max_length=512)
-    value: float = Field(1.0, gt=0)
+    value: float = Field(1.0, gt=0, allow_inf_nan=False)
 
 
 class ColdUserIn(BaseModel):

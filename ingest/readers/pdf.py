@@ -48,7 +48,8 @@ def _extract_pages(reader: Any) -> tuple[list[str], list[int]]:
             logging.getLogger(__name__).debug("page %d: %s", number, exc)
             failed.append(number)
             raw = ""
-        texts.append(raw.replace("\r\n", "\n").replace("\r", "\n").strip())
+        # NUL is no text (and PostgreSQL cannot store it); some PDFs' text layers contain it
+        texts.append(raw.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").strip())
     return texts, failed
 
 

@@ -25,7 +25,9 @@ def jsonl_rows(lines: TextIO, origin: str, table: TableOptions) -> Iterator[Resu
 
 
 def csv_rows(stream: TextIO, origin: str, delimiter: str, table: TableOptions) -> Iterator[Result]:
-    reader = csv.DictReader(stream, delimiter=delimiter)
+    # strict: an unterminated quote is a csv.Error (reported, rest skipped), not rows silently merged into
+    # one field up to the end of the file.
+    reader = csv.DictReader(stream, delimiter=delimiter, strict=True)
     for item in _guarded(reader, origin, lambda _read: reader.line_num + 1):
         if isinstance(item, RowError):
             yield item
@@ -69,10 +71,15 @@ def _guarded(items: Iterable[Any], origin: str, next_line: Callable[[int], int])
 
 def _json_row(line: str, origin: str, line_no: int, table: TableOptions) -> Result:
     try:
-        # NaN/Infinity are not JSON and would break JSONB metadata columns; store them as null.
-        row = json.loads(line, parse_constant=lambda _: None)
+        # NaN/Infinity parse here and are refused with the row's other values by services/ingest.py
+        # (store/values.py), the same way as on every other path.
+        row = json.loads(line)
     except json.JSONDecodeError as exc:
         return RowError(origin, line_no, f"invalid JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:  # e.g. 100k nested arrays: one bad row, not a traceback that ends the run
+        return RowError(origin, line_no, "invalid JSON: nested too deeply")
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        return RowError(origin, line_no, f"invalid JSON: {str(exc).split(';')[0][:120]}")
     if not isinstance(row, dict):
         return RowError(origin, line_no, f"expected a JSON object, got {type(row).__name__}")
     return row_document(row, origin, line_no, table)

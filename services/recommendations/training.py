@@ -29,6 +29,7 @@ from latent.recsys.registry import create_model
 from services.context import ServiceContext
 from store import recsys as rrepo
 from store import repositories as repo
+from store import values
 from store.models_recsys import ModelVersion
 
 BATCH = 5000
@@ -61,17 +62,30 @@ def ingest_interactions(
         collection_id = repo.get_collection(session, name).id
     batch: list[Event] = []
     for record in stream:
-        if isinstance(record, Event):
+        problem = _problem(record)
+        if problem is None:
             batch.append(record)
         else:
             report.failed += 1
-            report.errors.append(f"{record.source_uri}: line {record.line}: {record.message}")
+            report.errors.append(problem)
         if len(batch) >= BATCH:
             _write(ctx, collection_id, batch, aggregate, report, on_progress)
             batch = []
     if batch:
         _write(ctx, collection_id, batch, aggregate, report, on_progress)
     return report
+
+
+def _problem(record: Any) -> str | None:
+    """None for a storable interaction; else the one-line reason (a reader's RowError, or store/values.py's
+    rules: a NaN value used to be stored and break every later fit)."""
+    if not isinstance(record, Event):
+        return f"{record.source_uri}: line {record.line}: {record.message}"
+    try:
+        values.check_interaction(record.user, record.item, record.value, record.timestamp)
+    except InvalidInput as exc:
+        return exc.message
+    return None
 
 
 def _write(ctx, collection_id, batch, aggregate, report, on_progress) -> None:  # noqa: ANN001

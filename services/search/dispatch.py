@@ -5,6 +5,8 @@ services/search/hybrid.py (lexical, hybrid, and dense with ``explain`` or ``dive
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from core.errors import InvalidInput
@@ -13,6 +15,7 @@ from services.search.dense import dense_search
 from services.search.hybrid import multi_search
 from services.search.types import SearchRequest, SearchResult
 from store import repositories as repo
+from store import values
 from store.models import Collection
 
 MODES = ("dense", "lexical", "hybrid")
@@ -46,18 +49,28 @@ def validate(request: SearchRequest, max_k: int, max_query_chars: int) -> None:
     if (request.query is None) == (request.vector is None):
         raise InvalidInput("give exactly one of 'query' (text) or 'vector'")
     if request.query is not None:
-        if not request.query.strip():
-            raise InvalidInput("query must not be empty")
+        if not isinstance(request.query, str) or not request.query.strip():
+            raise InvalidInput("query must be a non-empty string")
         if len(request.query) > max_query_chars:
             raise InvalidInput(f"query is longer than {max_query_chars} characters")
-    if not 1 <= request.k <= max_k:
+        values.check_text(request.query, "query")  # a lone surrogate cannot reach the tokenizer or the logs
+    if type(request.k) is not int or not 1 <= request.k <= max_k:
         raise InvalidInput(f"k must be between 1 and {max_k}")
-    if request.weight is not None and not 0.0 <= request.weight <= 1.0:
-        raise InvalidInput("weight must be between 0 and 1")
-    if request.rrf_k is not None and request.rrf_k < 0:
-        raise InvalidInput("rrf_k must not be negative")
-    if not 0.0 <= request.diversity <= 1.0:
-        raise InvalidInput("diversity must be between 0 and 1")
+    _check_fraction(request.weight, "weight")
+    _check_fraction(request.diversity, "diversity")
+    if request.rrf_k is not None:
+        rrf_k = values.check_finite(request.rrf_k, "rrf_k")
+        if rrf_k < 0:
+            raise InvalidInput("rrf_k must be a finite number of at least 0")
+
+
+def _check_fraction(value: float | None, name: str) -> None:
+    """None, or a finite number in [0, 1]; NaN used to be told it "must be ≤ 1"."""
+    if value is None:
+        return
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if number is None or not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise InvalidInput(f"{name} must be a finite number between 0 and 1, not {value!r}")
 
 
 def resolve_mode(ctx: ServiceContext, collection: Collection, request: SearchRequest) -> str:

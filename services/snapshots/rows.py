@@ -17,11 +17,13 @@ import numpy as np
 from sqlalchemy import JSON, Boolean, Column, Float, Integer, String, Table, delete
 
 from core.errors import InvalidInput
-from index.registry import INDEX_KINDS
+from index.registry import INDEX_KINDS, check_index_params
 from ingest.chunking import check_chunking
+from ingest.embedders import check_backend
 from services.collections import MODALITIES
 from services.snapshots.layout import collection_tables, decode, encodings, strict_json
 from services.snapshots.staging import Staged, TableSpec
+from store.values import check_metadata as check_stored_metadata
 
 MAX_ROW_BYTES = 64 * 1024 * 1024  # one row is one line; a longer line is not a row we wrote
 MAX_DIM = 65_536
@@ -30,11 +32,11 @@ _BATCH = 1000
 
 
 def check_metadata(value: Any, where: str) -> None:
-    """Strict JSON for a stored JSON value: no NaN/Infinity, no lone surrogates.
-
-    The one swap point for the write path's own check (store.values.check_metadata, which also bounds
-    nesting and sizes) once both are merged.
-    """
+    """A stored JSON value passes the write path's own checks: objects through store.values.check_metadata
+    (no NaN/Infinity, no lone surrogates, bounded nesting and sizes), other JSON values as strict JSON."""
+    if isinstance(value, dict):
+        check_stored_metadata(value, where)
+        return
     try:
         json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")  # a lone surrogate cannot encode
     except (ValueError, TypeError, RecursionError) as exc:
@@ -154,9 +156,13 @@ def check_collection_row(row: dict[str, Any], where: str, staged: Staged) -> int
     for field in ("index_params", "options"):
         if not isinstance(row.get(field, {}), dict):
             raise InvalidInput(f"{where}: {field} must be an object")
-    chunking = (row.get("options") or {}).get("chunking")
-    if chunking is not None:
-        check_chunking(chunking)
+    options = row.get("options") or {}
+    if options.get("chunking") is not None:
+        check_chunking(options["chunking"])
+    if options.get("backend") is not None:
+        check_backend(options["backend"])
+    if row.get("index_kind") is not None:
+        check_index_params(row["index_kind"], row.get("index_params") or {})
     dim = row["embedder_dim"]
     if not 0 < dim <= MAX_DIM:
         raise InvalidInput(f"{where}: embedder_dim must be 1-{MAX_DIM}")

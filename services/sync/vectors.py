@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.writelock import WriteLock
 from index.base import VectorIndex
-from index.registry import create_index, default_kind, load_index
+from index.registry import create_stored_index, default_kind, load_index
 from services.sync.derived import DerivedIndexes
 from store import repositories as repo
 from store.models import Collection
@@ -41,7 +41,7 @@ class VectorIndexes(DerivedIndexes[VectorIndex]):
         return load_index(directory)
 
     def _create(self, collection: Collection, count: int) -> VectorIndex:
-        return create_index(self.kind_for(collection, count), collection.embedder_dim, collection.index_params)
+        return create_stored_index(self.kind_for(collection, count), collection.embedder_dim, collection.index_params)
 
     def _compatible(self, collection: Collection, index: VectorIndex) -> bool:
         return index.dim == collection.embedder_dim
