@@ -205,7 +205,7 @@ TAMPERINGS = {
     "truncated-row": (_truncated_row, "truncated"),
     "missing-row": (_missing_row, "manifest says"),
     "nan-metadata": (_nan_metadata, "not a JSON row"),
-    "surrogate-metadata": (_surrogate_metadata, "not storable"),
+    "surrogate-metadata": (_surrogate_metadata, "lone surrogate"),
     "row-of-another-collection": (_row_of_another_collection, "another collection"),
     "short-vector": (_short_vector, "float32"),
     "wrong-type": (_wrong_type, "external_id"),
