@@ -95,5 +95,7 @@ def test_cli_errors(env: Path) -> None:
     bad = env / "x.csv"
     bad.write_text("who,what\na,b\n")
     result = runner.invoke(cli_app, ["ingest-interactions", str(bad), "-c", "c"])
-    assert result.exit_code != 0 and "header lacks" in result.output
+    assert result.exit_code == 1 and "columns found ['who', 'what']" in result.output and "--user COL" in result.output
+    named = runner.invoke(cli_app, ["ingest-interactions", str(bad), "-c", "c", "--user", "who", "--item", "why"])
+    assert named.exit_code != 0 and "header lacks" in named.output
     assert runner.invoke(cli_app, ["train", "-c", "c", "--model", "svd"]).exit_code != 0
