@@ -94,7 +94,7 @@ def tuning_lines(requested: str, record: dict | None) -> list[str]:
         return []
     trials = sum(len(search["trials"]) for search in record["searches"])
     lines = [
-        f"tuned {requested} on a validation split of the training part (seed {record['seed']}): {trials} trials "
+        f"tuned {requested} on a validation split of the training part (seed {record['seed']}): {trials} trial(s) "
         f"in {record['seconds']} s (budget {record['budget_seconds']:g} s), "
         f"validation ndcg@10={record['validation_ndcg@10']:.4f}"
     ]
@@ -103,6 +103,34 @@ def tuning_lines(requested: str, record: dict | None) -> list[str]:
     if record.get("candidates"):
         lines.append("validation: " + ", ".join(f"{name} {score:.4f}" for name, score in record["candidates"].items()))
     return lines
+
+
+def model_versions(
+    collection: Annotated[str, Opt("--collection", "-c")],
+    as_json: Annotated[bool, Opt("--json", help="print JSON (with every tuning trial)")] = False,
+) -> None:
+    """List a collection's trained recommender versions: test and validation NDCG@10, the tuning, the params."""
+    engine = open_engine()
+    versions = run(lambda: engine.recommendations.versions(collection))
+    if as_json:
+        print(json.dumps(versions, indent=2))
+        return
+    columns = ("version", "active", "ndcg@10", "validation", "tuning", "params")
+    table = Table(*columns, title=f"{collection}: model versions (oldest first)")
+    for v in versions:
+        tuning = v["metrics"].get("tuning")
+        trials = sum(len(s["trials"]) for s in tuning["searches"]) if tuning else 0
+        summary = f"{trials} trials, {tuning['seconds']} s, chose {tuning['chose']}" if tuning else "fixed params"
+        validation = v["metrics"].get("validation_ndcg@10")
+        table.add_row(
+            v["version"],
+            "yes" if v["active"] else "",
+            f"{v['metrics'].get('ndcg@10', float('nan')):.4f}",
+            "" if validation is None else f"{validation:.4f}",
+            summary,
+            json.dumps(v["params"]),
+        )
+    console.print(table)
 
 
 def recommend(
@@ -178,4 +206,5 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     app.command("ingest-interactions")(ingest_interactions)
     app.command()(train)
     app.command()(recommend)
+    app.command("model-versions")(model_versions)
     eval_app.command("recsys")(eval_recsys)

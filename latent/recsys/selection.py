@@ -99,7 +99,7 @@ def _select_blend(
     clear, note = clear_gain(per_user, start)
     if not clear:
         params, per_user = {"models": models, "weights": weights}, start
-        record["blend"] = f"starting parameters (tuned blend: {note.split(': ', 1)[1]})"
+        record["blend"] = f"starting parameters (the tuned blend's gain over them, {note.split(', ', 1)[1]})"
     if best.score >= float(per_user.mean()) and not fixed:
         record.update(chose=best.model, reason=f"the blend did not beat {best.model} alone on validation")
         return Selection(best.model, best.params, {**record, f"validation_{key}": round(best.score, 6)})
@@ -134,9 +134,10 @@ def _tune_weights(
         score = float(per_user.mean())
         rounded = {m: round(w, 4) for m, w in weights.items()}
         record["trials"].append({"params": rounded, f"ndcg@{validation.k}": round(score, 6)})
-        found.setdefault("start", (weights, per_user))
+        outcome = (weights, per_user)
+        found.setdefault("start", outcome)
         if "best" not in found or score > float(found["best"][1].mean()):
-            found["best"] = (weights, per_user)
+            found["best"] = outcome
         return score
 
     started = time.perf_counter()

@@ -150,7 +150,8 @@ def clear_gain(candidate: np.ndarray, start: np.ndarray) -> tuple[bool, str]:
     error = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
     if gain > error:
         return True, ""
-    note = f"kept the starting parameters: the best trial's gain {gain:+.5f} is within one standard error {error:.5f}"
+    note = "kept the starting parameters: the best gain over them"
+    note += f", {gain:+.5f}, is not above one standard error {error:.5f}"
     return False, note
 
 
@@ -187,9 +188,10 @@ def tune(
         per_user, scores, seconds = _trial(name, {**start, **fixed, **chosen}, validation, factory)
         score = float(per_user.mean())
         search.trials.append({"params": chosen, f"ndcg@{validation.k}": round(score, 6), "seconds": seconds})
-        found.setdefault("start", (chosen, per_user, scores))
+        outcome = (chosen, per_user, scores)  # one object, so choose() can tell the start from a tie
+        found.setdefault("start", outcome)
         if "best" not in found or score > float(found["best"][1].mean()):
-            found["best"] = (chosen, per_user, scores)
+            found["best"] = outcome
         return score
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -118,10 +118,12 @@ def test_search_starts_at_the_defaults_and_keeps_them_without_a_clear_gain() -> 
     validation = validation_split(block_matrix(), seed=3)
     search = tune("ease", validation, create_model, budget=30.0, max_trials=4)
     assert search.trials[0]["params"] == {"lambda": 700.0}
+    if search.params["lambda"] == 700.0:  # kept: either nothing beat the start, or not clearly (then it says so)
+        assert search.note == "" or search.note.startswith("kept the starting parameters")
     assert search.score >= search.trials[0]["ndcg@10"] - 1e-6
     same = np.array([0.5, 0.2, 0.3])
     assert clear_gain(same, same)[0] is False and clear_gain(same + 0.1, same)[0] is True
-    assert "within one standard error" in clear_gain(same + np.array([0.1, -0.1, 0.01]), same)[1]
+    assert "is not above one standard error" in clear_gain(same + np.array([0.1, -0.1, 0.01]), same)[1]
 
 
 def test_blend_that_does_not_beat_its_best_component_gives_way() -> None:
