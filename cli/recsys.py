@@ -92,9 +92,12 @@ def tuning_lines(requested: str, record: dict | None) -> list[str]:
     """What the search did, in a few lines (nothing when the version was not tuned)."""
     if not record:
         return []
+    if record.get("validation_ndcg@10") is None:
+        return [record.get("note", "not tuned")]
     trials = sum(len(search["trials"]) for search in record["searches"])
+    seeds = ", ".join(str(seed) for seed in record["validation"]["seeds"])
     lines = [
-        f"tuned {requested} on a validation split of the training part (seed {record['seed']}): {trials} trial(s) "
+        f"tuned {requested} on validation folds of the training part (seeds {seeds}): {trials} trial(s) "
         f"in {record['seconds']} s (budget {record['budget_seconds']:g} s), "
         f"validation ndcg@10={record['validation_ndcg@10']:.4f}"
     ]
@@ -120,7 +123,7 @@ def model_versions(
     for v in versions:
         tuning = v["metrics"].get("tuning")
         trials = sum(len(s["trials"]) for s in tuning["searches"]) if tuning else 0
-        summary = f"{trials} trials, {tuning['seconds']} s, chose {tuning['chose']}" if tuning else "fixed params"
+        summary = f"{trials} trials, {tuning.get('seconds', 0)} s, chose {tuning['chose']}" if tuning else "fixed"
         validation = v["metrics"].get("validation_ndcg@10")
         table.add_row(
             v["version"],
@@ -196,7 +199,8 @@ def _eval_table(file: Path, report: list[dict], tuned: bool) -> Table:
     for row in report:
         cells = [f"{row[key]:.4f}" for key in keys]
         if tuned:
-            cells += [f"{row['validation_ndcg@10']:.4f}", row["chose"]]
+            validation = row["validation_ndcg@10"]
+            cells += ["—" if validation is None else f"{validation:.4f}", row["chose"]]
         table.add_row(row["model"], *cells)
     return table
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from core.errors import InvalidInput
 from latent.recsys.blend import BlendRecommender, znorm
 from latent.recsys.registry import create_model
 from latent.recsys.tuning import (
@@ -58,7 +59,11 @@ def select(
     fixed = dict(fixed or {})
     factory(name, fixed)  # unknown models and parameters fail before any work
     started = time.perf_counter()
-    validation = validation_split(train, timestamps, seed, k)
+    try:
+        validation = validation_split(train, timestamps, seed, k)
+    except InvalidInput as exc:  # e.g. every user has a single interaction: nothing to validate on
+        record = {"chose": name, f"validation_ndcg@{k}": None, "searches": [], "note": f"not tuned: {exc}"}
+        return Selection(name, factory(name, fixed).params, record | {"requested": name, "seed": seed})
     if name == BlendRecommender.name:
         chosen = _select_blend(validation, factory, budget, seed, fixed, max_trials)
     else:

@@ -84,7 +84,7 @@ def test_cli_ingest_train_recommend(env: Path) -> None:
     assert "540 added" in result.stdout and "line 541" in result.output and "line 542" in result.output
     trained = runner.invoke(cli_app, ["train", "-c", "c", "--model", "ease", "--params", '{"lambda": 10}'])
     assert trained.exit_code == 0 and "ndcg@10=" in trained.stdout, trained.output
-    assert "tuned ease on a validation split" in trained.stdout and '"lambda": 10' in trained.stdout
+    assert "tuned ease on validation folds" in trained.stdout and '"lambda": 10' in trained.stdout
     listed = runner.invoke(cli_app, ["model-versions", "-c", "c", "--json"])
     assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["metrics"]["tuning"]["chose"] == "ease"
     assert runner.invoke(cli_app, ["model-versions", "-c", "c"]).exit_code == 0

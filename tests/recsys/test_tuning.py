@@ -140,6 +140,7 @@ def test_blend_that_does_not_beat_its_best_component_gives_way() -> None:
     else:
         assert found.model == "blend" and set(found.params["weights"]) == set(found.params["models"])
         assert found.record["validation_ndcg@10"] > candidates[component]
-    empty = build_matrix(np.array([0]), np.array([0]), np.ones(1), (1, 2))
-    with pytest.raises(Exception, match="validation split"):
-        selection.select("ease", empty, None, budget=1.0)
+    single = build_matrix(np.arange(3), np.arange(3), np.ones(3), (3, 3))  # one item per user: no validation
+    untuned = selection.select("ease", single, None, budget=1.0)
+    assert untuned.params["lambda"] == 700.0 and "validation split" in untuned.record["note"]
+    assert untuned.record["validation_ndcg@10"] is None
