@@ -95,9 +95,10 @@ def tuning_lines(requested: str, record: dict | None) -> list[str]:
     if record.get("validation_ndcg@10") is None:
         return [record.get("note", "not tuned")]
     trials = sum(len(search["trials"]) for search in record["searches"])
-    seeds = ", ".join(str(seed) for seed in record["validation"]["seeds"])
+    seeds = record["validation"]
+    folds = f"search seed {seeds['search_seed']}, confirmation seed {seeds['confirm_seed']}"
     lines = [
-        f"tuned {requested} on validation folds of the training part (seeds {seeds}): {trials} trial(s) "
+        f"tuned {requested} on validation folds of the training part ({folds}): {trials} trial(s) "
         f"in {record['seconds']} s (budget {record['budget_seconds']:g} s), "
         f"validation ndcg@10={record['validation_ndcg@10']:.4f}"
     ]

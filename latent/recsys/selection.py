@@ -25,7 +25,6 @@ from latent.recsys.tuning import (
     ModelFactory,
     Search,
     Validation,
-    choose,
     clear_gain,
     ndcg_per_user,
     tune,
@@ -93,8 +92,10 @@ def _select_blend(
         for model, params in models.items()
     }
     remaining = budget - (time.perf_counter() - started)
-    tuned, per_user, weight_record = _tune_weights(searches, validation, remaining, seed, weights, "weights" in fixed)
-    start = _blend_per_user(_normalised(searches, validation, start=True), weights, validation)
+    tuned, weight_record = _tune_weights(searches, validation, remaining, seed, weights, "weights" in fixed)
+    confirm = validation.folds[1]  # the blend as a whole is judged on the fold its search did not use
+    per_user = ndcg_per_user(_combine(searches, tuned, 1), confirm)
+    start = ndcg_per_user(_combine(searches, weights, 1, start=True), confirm)
     best = max(searches.values(), key=lambda s: s.score)
     record = {"candidates": {"blend": round(float(per_user.mean()), 6)}}
     record["candidates"]["blend (starting parameters)"] = round(float(start.mean()), 6)
@@ -104,7 +105,7 @@ def _select_blend(
     clear, note = clear_gain(per_user, start)
     if not clear:
         params, per_user = {"models": models, "weights": weights}, start
-        record["blend"] = f"starting parameters (the tuned blend's gain over them, {note.split(', ', 1)[1]})"
+        record["blend"] = f"starting parameters (the tuned blend's gain over them{note.split('over them', 1)[1]})"
     if best.score >= float(per_user.mean()) and not fixed:
         record.update(chose=best.model, reason=f"the blend did not beat {best.model} alone on validation")
         return Selection(best.model, best.params, {**record, f"validation_{key}": round(best.score, 6)})
@@ -117,6 +118,15 @@ def _start_weights(models: dict[str, Any]) -> dict[str, float]:
     return {m: float(defaults[m]) for m in models} if set(models) <= set(defaults) else dict.fromkeys(models, 1.0)
 
 
+def _combine(searches: dict[str, Search], weights: dict[str, float], fold: int, start: bool = False) -> np.ndarray:
+    """The blend's scores on validation fold ``fold`` from its components' chosen (or starting) parameters."""
+    total = None
+    for model, search in searches.items():
+        part = np.float32(weights[model]) * znorm((search.start_scores if start else search.scores)[fold])
+        total = part.astype(np.float32) if total is None else total + part.astype(np.float32)
+    return total
+
+
 def _tune_weights(
     searches: dict[str, Search],
     validation: Validation,
@@ -124,54 +134,29 @@ def _tune_weights(
     seed: int,
     start: dict[str, float],
     keep: bool,
-) -> tuple[dict[str, float], np.ndarray, dict[str, Any]]:
-    """Blend weights in [0, 1] on the components' chosen validation scores (z-normalised once per fold);
-    returns the weights, the blend's NDCG per scored user, and the search record."""
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Blend weights in [0, 1] on the search fold, over the components' cached scores there (z-normalised
+    once, no refits); returns the best weights and the search record."""
     import optuna
 
-    normalised = _normalised(searches, validation)
+    normalised = {m: znorm(s.scores[0]).astype(np.float32) for m, s in searches.items()}
     record: dict[str, Any] = {"model": "blend weights", "trials": []}
-    found: dict[str, Any] = {}
+    best: dict[str, Any] = {}
 
     def objective(trial: optuna.Trial) -> float:
         weights = dict(start) if keep else {m: trial.suggest_float(m, 0.0, 1.0) for m in searches}
-        per_user = _blend_per_user(normalised, weights, validation)
-        score = float(per_user.mean())
+        total = sum(np.float32(weights[m]) * z for m, z in normalised.items())
+        score = float(ndcg_per_user(total, validation.folds[0]).mean())
         rounded = {m: round(w, 4) for m, w in weights.items()}
         record["trials"].append({"params": rounded, f"ndcg@{validation.k}": round(score, 6)})
-        outcome = (weights, per_user)
-        found.setdefault("start", outcome)
-        if "best" not in found or score > float(found["best"][1].mean()):
-            found["best"] = outcome
+        if not best or score > best["score"]:
+            best.update(weights=weights, score=score)
         return score
 
     started = time.perf_counter()
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial(dict(start))
     study.optimize(objective, n_trials=1 if keep or budget <= 0 else WEIGHT_TRIALS, timeout=max(budget, 1e-3))
-    (weights, per_user), note = choose(found)
-    record.update(seconds=round(time.perf_counter() - started, 2), note=note)
-    record[f"ndcg@{validation.k}"] = round(float(per_user.mean()), 6)
-    return weights, per_user, record
-
-
-def _normalised(
-    searches: dict[str, Search], validation: Validation, start: bool = False
-) -> list[dict[str, np.ndarray]]:
-    """Per fold, each component's z-normalised scores (of its chosen, or its starting, parameters)."""
-    out = []
-    for j in range(len(validation.folds)):
-        out.append(
-            {m: znorm((s.start_scores if start else s.scores)[j]).astype(np.float32) for m, s in searches.items()}
-        )
-    return out
-
-
-def _blend_per_user(
-    normalised: list[dict[str, np.ndarray]], weights: dict[str, float], validation: Validation
-) -> np.ndarray:
-    parts = []
-    for fold, scores in zip(validation.folds, normalised, strict=True):
-        total = sum(np.float32(weights[m]) * z for m, z in scores.items())
-        parts.append(ndcg_per_user(total, fold))
-    return np.concatenate(parts)
+    record.update(seconds=round(time.perf_counter() - started, 2))
+    record[f"search_fold_ndcg@{validation.k}"] = round(best["score"], 6)
+    return best["weights"], record

@@ -68,8 +68,9 @@ class Fold:
 
 @dataclass
 class Validation:
-    """One fold per seed (``seed``, ``seed + 1``, ...): a trial's score is the mean NDCG over every scored
-    user of every fold, which halves the split noise a single fold would put into the choice."""
+    """Two folds with seeds ``seed`` and ``seed + 1``: trials are compared on the first (the search fold); the
+    best one is then checked against the starting parameters on the second (the confirmation fold), which
+    played no part in picking it, so its gain there is not inflated by the search's many tries."""
 
     folds: list[Fold]
     seed: int
@@ -77,13 +78,14 @@ class Validation:
 
     def describe(self) -> dict[str, Any]:
         users = [int(len(f.users)) for f in self.folds]
-        return {"seeds": [self.seed + j for j in range(len(self.folds))], "fraction": 0.25, "scored_users": users}
+        return {"search_seed": self.seed, "confirm_seed": self.seed + 1, "fraction": 0.25, "scored_users": users}
 
 
 def validation_split(
     train: sp.csr_matrix, timestamps: sp.csr_matrix | None = None, seed: int = 7, k: int = 10, folds: int = 2
 ) -> Validation:
-    """``folds`` per-user 75/25 splits of ``train`` (already the training part of a test split)."""
+    """``folds`` per-user 75/25 splits of ``train`` (already the training part of a test split): the search
+    fold, the confirmation fold, and any more for checks."""
     return Validation([_fold(train, timestamps, seed + j, k) for j in range(folds)], seed, k)
 
 
@@ -122,24 +124,25 @@ def ndcg_per_user(scores: np.ndarray, validation: Fold) -> np.ndarray:
 
 @dataclass
 class Search:
-    """The outcome of one model's search: the chosen full parameters, their validation score, every trial.
+    """The outcome of one model's search: the chosen full parameters, their score, every trial.
 
-    The best trial replaces the starting parameters only if its gain is larger than one paired standard
-    error over the scored users (:func:`clear_gain`); otherwise the search keeps the start and says so."""
+    Trials are scored on the search fold. The best trial replaces the starting parameters only if, on the
+    confirmation fold, it beats them by more than one paired standard error over the scored users
+    (:func:`clear_gain`); otherwise the search keeps the start and says so in ``note``."""
 
     model: str
     params: dict[str, Any]
-    score: float
+    score: float  # the chosen parameters' NDCG on the confirmation fold
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     note: str = ""
-    scores: list[np.ndarray] | None = None  # the chosen trial's raw scores per fold (for blending; not stored)
-    per_user: np.ndarray | None = None  # the chosen trial's NDCG per scored user (all folds)
-    start_scores: list[np.ndarray] | None = None  # the same for the first trial (the starting parameters)
+    scores: list[np.ndarray] | None = None  # the chosen parameters' raw scores per fold (for blending; not stored)
+    start_scores: list[np.ndarray] | None = None  # the same for the starting parameters
+    search_score: float = 0.0  # the chosen parameters' NDCG on the search fold
 
     def record(self, k: int = 10) -> dict[str, Any]:
-        score = round(self.score, 6)
-        out = {"model": self.model, f"ndcg@{k}": score, "seconds": round(self.seconds, 2), "trials": self.trials}
+        scores = {f"ndcg@{k}": round(self.score, 6), f"search_fold_ndcg@{k}": round(self.search_score, 6)}
+        out = {"model": self.model, **scores, "seconds": round(self.seconds, 2), "trials": self.trials}
         return out | ({"note": self.note} if self.note else {})
 
 
@@ -150,17 +153,9 @@ def clear_gain(candidate: np.ndarray, start: np.ndarray) -> tuple[bool, str]:
     error = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
     if gain > error:
         return True, ""
-    note = "kept the starting parameters: the best gain over them"
+    note = "kept the starting parameters: the best trial's gain over them on the confirmation fold"
     note += f", {gain:+.5f}, is not above one standard error {error:.5f}"
     return False, note
-
-
-def choose(found: dict[str, tuple[Any, ...]]) -> tuple[tuple[Any, ...], str]:
-    """``found["best"]`` if it clearly beats ``found["start"]`` (tuples with per-user NDCG second), else the start."""
-    if found["best"] is found["start"]:
-        return found["start"], ""
-    clear, note = clear_gain(found["best"][1], found["start"][1])
-    return (found["best"] if clear else found["start"]), note
 
 
 def tune(
@@ -180,17 +175,17 @@ def tune(
 
     fixed, start = dict(fixed or {}), dict(start or {})
     space = {key: spec for key, spec in SPACES.get(name, {}).items() if key not in fixed}
-    found: dict[str, Any] = {}  # "start" and "best": (chosen params, per-user NDCG, scores)
+    found: dict[str, Any] = {}  # "start" and "best": (chosen params, search-fold NDCG, search-fold scores)
     search, started = Search(name, {}, -1.0), time.perf_counter()
 
     def objective(trial: optuna.Trial) -> float:
         chosen = {key: _suggest(trial, key, spec) for key, spec in space.items()}
-        per_user, scores, seconds = _trial(name, {**start, **fixed, **chosen}, validation, factory)
+        per_user, scores, seconds = _trial(name, {**start, **fixed, **chosen}, validation.folds[0], factory)
         score = float(per_user.mean())
         search.trials.append({"params": chosen, f"ndcg@{validation.k}": round(score, 6), "seconds": seconds})
-        outcome = (chosen, per_user, scores)  # one object, so choose() can tell the start from a tie
+        outcome = (chosen, score, scores)
         found.setdefault("start", outcome)
-        if "best" not in found or score > float(found["best"][1].mean()):
+        if "best" not in found or score > found["best"][1]:
             found["best"] = outcome
         return score
 
@@ -202,11 +197,26 @@ def tune(
     study.optimize(objective, n_trials=max(1, trials), timeout=max(budget, 1e-3), catch=(InvalidInput,))
     if "start" not in found:
         raise InvalidInput(f"{name}: its starting parameters failed on the validation split; pass --params")
-    (chosen, search.per_user, search.scores), search.note = choose(found)
-    search.start_scores = found["start"][2]
-    search.params = {**factory(name, {**start, **fixed, **chosen}).params}
-    search.score, search.seconds = float(search.per_user.mean()), time.perf_counter() - started
+    _confirm(search, found, {**start, **fixed}, validation.folds[1], factory)
+    search.seconds = time.perf_counter() - started
     return search
+
+
+def _confirm(search: Search, found: dict[str, Any], base: dict[str, Any], fold: Fold, factory: ModelFactory) -> None:
+    """Score the start and the best trial on the confirmation fold; keep the best only on a clear gain there."""
+    start_user, start_scores, _ = _trial(search.model, {**base, **found["start"][0]}, fold, factory)
+    chosen, clear = found["start"], False
+    if found["best"] is not found["start"]:
+        best_user, best_scores, _ = _trial(search.model, {**base, **found["best"][0]}, fold, factory)
+        clear, search.note = clear_gain(best_user, start_user)
+    if clear:
+        chosen, confirm_user, confirm_scores = found["best"], best_user, best_scores
+    else:
+        confirm_user, confirm_scores = start_user, start_scores
+    search.params = {**factory(search.model, {**base, **chosen[0]}).params}
+    search.score, search.search_score = float(confirm_user.mean()), chosen[1]
+    search.scores = [chosen[2], confirm_scores]
+    search.start_scores = [found["start"][2], start_scores]
 
 
 def _suggest(trial: Any, key: str, spec: tuple[Any, ...]) -> Any:
@@ -217,13 +227,10 @@ def _suggest(trial: Any, key: str, spec: tuple[Any, ...]) -> Any:
 
 
 def _trial(
-    name: str, params: dict[str, Any], validation: Validation, factory: ModelFactory
-) -> tuple[np.ndarray, list[np.ndarray], float]:
-    """NDCG per scored user over every fold, the raw scores per fold, and the seconds it took."""
+    name: str, params: dict[str, Any], fold: Fold, factory: ModelFactory
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """NDCG per scored user of ``fold``, the raw scores, and the seconds it took."""
     started = time.perf_counter()
-    per_user, scores = [], []
-    for fold in validation.folds:
-        model = factory(name, params).fit(fold.train, fold.timestamps)
-        scores.append(raw_scores(model, fold))
-        per_user.append(ndcg_per_user(scores[-1], fold))
-    return np.concatenate(per_user), scores, round(time.perf_counter() - started, 3)
+    model = factory(name, params).fit(fold.train, fold.timestamps)
+    scores = raw_scores(model, fold)
+    return ndcg_per_user(scores, fold), scores, round(time.perf_counter() - started, 3)
