@@ -3,10 +3,10 @@ validation split of the training part, and for the blend also whether the blend 
 
 The blend's search spends most of the budget tuning each component alone (latent/recsys/tuning.py,
 starting from the blend's own component parameters), then searches the weights over the components'
-cached validation scores (cheap: no refit). Three candidates are compared on validation: the blend of
-the tuned components with the tuned weights, the blend of the starting components with the starting
-weights, and the best tuned component alone; the best one is chosen (so a blend that does not beat its
-best component is replaced by that component, and the record says so).
+cached search-fold scores (cheap: no refit). On the confirmation fold, the blend of the tuned components
+with the tuned weights must clearly beat the blend of the starting components and weights (else the
+latter is kept); then a blend that does not beat its best component alone there is replaced by that
+component, and the record says so.
 """
 
 from __future__ import annotations

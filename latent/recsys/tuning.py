@@ -1,10 +1,12 @@
 """Hyperparameter search for one model on a validation split carved out of the training part only.
 
 :func:`validation_split` splits a *training* matrix again (per user, like the test split, with its own
-seed); :func:`tune` fits the model on the remainder and scores NDCG@k on the carved-out items, trial
-after trial, within a time budget and a trial cap. The caller never hands it the test part, so nothing
-here can see test interactions. The search is Optuna's TPE sampler with a fixed seed; the first trial is
-always the model's starting parameters (its defaults), so a search never ends below them on validation.
+seed); :func:`tune` fits the model on the search fold's remainder and scores NDCG@k on its carved-out
+items, trial after trial, within a time budget and a trial cap, then confirms the best trial against the
+starting parameters on a second fold. The caller never hands it the test part, so nothing here can see
+test interactions. The search is Optuna's TPE sampler with a fixed seed; the first trial is always the
+model's starting parameters (its defaults), which are kept unless the best trial clearly beats them on the
+confirmation fold.
 With the same data, seed and number of completed trials the search is deterministic; a time budget that
 cuts the search short may end it at a different trial on a busier machine.
 """
