@@ -52,6 +52,13 @@ def add_interactions(name: str, body: InteractionsIn, engine: EngineDep) -> dict
     return asdict(engine.recommendations.ingest_interactions(name, events, body.aggregate))
 
 
+@router.get("/model-versions")
+def model_versions(name: str, engine: EngineDep) -> list[dict[str, Any]]:
+    """Trained recommender versions, oldest first: params (as chosen by tuning), test metrics, and under
+    ``metrics.tuning`` the search (every trial's params and validation NDCG) and its choice."""
+    return engine.recommendations.versions(name)
+
+
 @router.get("/users/{user}/recommendations")
 def user_recommendations(
     name: str,

@@ -17,7 +17,7 @@ from services.search.types import SearchRequest, SearchResult
 if TYPE_CHECKING:  # models load scipy & co: imported on first use, not with the Engine
     from latent.recsys.base import Recommender
     from services.recommendations.serving import RecommendationService
-    from services.recommendations.training import InteractionReport
+    from services.recommendations.training import InteractionReport, Tuning
     from services.recommendations.types import Query, Recommendations
 
 
@@ -59,11 +59,13 @@ class RecommendationFacade:
         test_fraction: float = 0.25,
         seed: int = 42,
         activate: bool = True,
+        tuning: Tuning | None = None,
     ) -> dict[str, Any]:
-        """Evaluate on a held-out split, refit on everything, store the version and (by default) activate it."""
+        """Tune on a validation split of the training part (default: on, 60 s), evaluate on the held-out split,
+        refit on everything, store the version and (by default) activate it."""
         from services.recommendations import training
 
-        return training.train(self.ctx, name, model, params, test_fraction, seed, activate)
+        return training.train(self.ctx, name, model, params, test_fraction, seed, activate, tuning)
 
     def activate(self, name: str, version: str) -> None:
         from services.recommendations import training

@@ -26,6 +26,7 @@ from latent.recsys.base import Recommender
 from latent.recsys.evaluate import fit_and_evaluate
 from latent.recsys.matrix import build_matrix, build_timestamps, split_per_user
 from latent.recsys.registry import create_model
+from latent.recsys.selection import select
 from services.context import ServiceContext
 from store import recsys as rrepo
 from store import repositories as repo
@@ -106,8 +107,11 @@ def train(
     test_fraction: float = 0.25,
     seed: int = 42,
     activate: bool = True,
+    tuning: Tuning | None = None,
 ) -> dict[str, Any]:
-    """Evaluate ``model_name`` on a held-out split, refit on everything, store and (by default) activate."""
+    """Tune ``model_name`` on a validation split of the training part (unless ``tuning`` is off), evaluate
+    it on the held-out test part, refit on everything, store and (by default) activate the version."""
+    tuning = tuning or Tuning()
     create_model(model_name, params)  # reject unknown models/params before any work
     with ctx.sessions() as session:
         collection_id = repo.get_collection(session, name).id
@@ -118,34 +122,59 @@ def train(
     item_labels, i = np.unique(items, return_inverse=True)
     shape = (len(user_labels), len(item_labels))
     matrix, timestamps = build_matrix(u, i, values, shape), build_timestamps(u, i, times, shape)
-    model, metrics = _evaluate_and_fit(model_name, params, matrix, timestamps, test_fraction, seed)
-    model.labels = {
-        "users": user_labels,
-        "items": item_labels,
-        "popularity": np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel(),
+    fitted = _evaluate_and_fit(model_name, params, matrix, timestamps, test_fraction, seed, tuning)
+    popularity = np.asarray((matrix > 0).sum(axis=0), dtype=np.float32).ravel()
+    fitted.model.labels = {"users": user_labels, "items": item_labels, "popularity": popularity}
+    version = f"{fitted.name}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
+    _save_version(ctx.settings, recsys_dir(ctx.settings, collection_id) / version, fitted.model, item_labels)
+    fitted.metrics["protocol"] = _protocol(matrix, test_fraction, seed)
+    with ctx.write_lock, ctx.sessions.begin() as session:
+        row = ModelVersion(
+            collection_id=collection_id,
+            version=version,
+            model=fitted.name,
+            params=fitted.model.params,
+            metrics=fitted.metrics,
+        )
+        session.add(row)
+        session.flush()
+        if activate:
+            rrepo.set_active(session, collection_id, row.id)
+    return {
+        "version": version,
+        "model": fitted.name,
+        "requested": model_name,
+        "params": fitted.model.params,
+        "metrics": row.metrics,
+        "active": activate,
     }
-    version = f"{model_name}-{datetime.now(UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
-    _save_version(ctx.settings, recsys_dir(ctx.settings, collection_id) / version, model, item_labels)
-    protocol = {
+
+
+def _protocol(matrix: sp.csr_matrix, test_fraction: float, seed: int) -> dict[str, Any]:
+    return {
         "test_fraction": test_fraction,
         "seed": seed,
         "users": int(matrix.shape[0]),
         "items": int(matrix.shape[1]),
         "interactions": int(matrix.nnz),
     }
-    with ctx.write_lock, ctx.sessions.begin() as session:
-        row = ModelVersion(
-            collection_id=collection_id,
-            version=version,
-            model=model_name,
-            params=model.params,
-            metrics={**metrics, "protocol": protocol},
-        )
-        session.add(row)
-        session.flush()
-        if activate:
-            rrepo.set_active(session, collection_id, row.id)
-    return {"version": version, "model": model_name, "params": model.params, "metrics": row.metrics, "active": activate}
+
+
+@dataclass
+class Tuning:
+    """``latentspace train``'s search: on by default, ``budget`` seconds, validation split ``seed``."""
+
+    enabled: bool = True
+    budget: float = 60.0
+    seed: int = 7
+    max_trials: int = 50
+
+
+@dataclass
+class _Fitted:
+    name: str
+    model: Recommender
+    metrics: dict[str, Any]
 
 
 def _evaluate_and_fit(
@@ -155,14 +184,26 @@ def _evaluate_and_fit(
     timestamps: sp.csr_matrix,
     test_fraction: float,
     seed: int,
-) -> tuple[Recommender, dict[str, Any]]:
-    """Metrics on a held-out split, then the model refitted on every interaction."""
+    tuning: Tuning,
+) -> _Fitted:
+    """Parameters chosen on the training part (tuning), metrics on the held-out part, then the model
+    refitted on every interaction. The tuner is handed the training part only."""
     split = split_per_user(matrix, test_fraction, seed, timestamps)
+    record = None
+    if tuning.enabled:
+        chosen = select(
+            model_name, split.train, split.train_timestamps, tuning.budget, tuning.seed, params,
+            max_trials=tuning.max_trials,
+        )
+        model_name, params, record = chosen.model, chosen.params, chosen.record
     _, metrics = fit_and_evaluate(model_name, params, split.train, split.test, train_timestamps=split.train_timestamps)
+    if record is not None:
+        metrics["validation_ndcg@10"] = record["validation_ndcg@10"]
+        metrics["tuning"] = record
     started = time.perf_counter()
     model = create_model(model_name, params).fit(matrix, timestamps)
     metrics["final_train_seconds"] = round(time.perf_counter() - started, 3)
-    return model, metrics
+    return _Fitted(model_name, model, metrics)
 
 
 def _save_version(settings: Settings, directory: Path, model: Recommender, item_labels: np.ndarray) -> None:

@@ -39,6 +39,9 @@ def test_api_end_to_end(client, sqlite_engine) -> None:  # noqa: ANN001
     assert added["added"] == 540 and added["failed"] == 0
     result = sqlite_engine.recommendations.train("c", "als", PARAMS)
     assert 0.0 <= result["metrics"]["ndcg@10"] <= 1.0 and result["active"]
+    listed = client.get("/v1/collections/c/model-versions").json()
+    assert [v["version"] for v in listed] == [result["version"]] and listed[0]["params"]["factors"] == 4
+    assert listed[0]["metrics"]["tuning"]["fixed"] == sorted(PARAMS) and "validation_ndcg@10" in listed[0]["metrics"]
     body = client.get("/v1/collections/c/users/u0/recommendations", params={"k": 4, "explain": "true"}).json()
     assert body["source"] == "model" and len(body["items"]) == 4
     assert {i["id"] for i in body["items"]} <= {f"i{n}" for n in range(10)}
@@ -81,6 +84,10 @@ def test_cli_ingest_train_recommend(env: Path) -> None:
     assert "540 added" in result.stdout and "line 541" in result.output and "line 542" in result.output
     trained = runner.invoke(cli_app, ["train", "-c", "c", "--model", "ease", "--params", '{"lambda": 10}'])
     assert trained.exit_code == 0 and "ndcg@10=" in trained.stdout, trained.output
+    assert "tuned ease on validation folds" in trained.stdout and '"lambda": 10' in trained.stdout
+    listed = runner.invoke(cli_app, ["model-versions", "-c", "c", "--json"])
+    assert listed.exit_code == 0 and json.loads(listed.stdout)[0]["metrics"]["tuning"]["chose"] == "ease"
+    assert runner.invoke(cli_app, ["model-versions", "-c", "c"]).exit_code == 0
     rec = runner.invoke(cli_app, ["recommend", "0", "-c", "c", "-k", "4", "--json"])
     assert rec.exit_code == 0, rec.output
     assert {i["id"] for i in json.loads(rec.stdout)["items"]} <= {str(n) for n in range(10)}
@@ -95,5 +102,7 @@ def test_cli_errors(env: Path) -> None:
     bad = env / "x.csv"
     bad.write_text("who,what\na,b\n")
     result = runner.invoke(cli_app, ["ingest-interactions", str(bad), "-c", "c"])
-    assert result.exit_code != 0 and "header lacks" in result.output
+    assert result.exit_code == 1 and "columns found ['who', 'what']" in result.output and "--user COL" in result.output
+    named = runner.invoke(cli_app, ["ingest-interactions", str(bad), "-c", "c", "--user", "who", "--item", "why"])
+    assert named.exit_code != 0 and "header lacks" in named.output
     assert runner.invoke(cli_app, ["train", "-c", "c", "--model", "svd"]).exit_code != 0
