@@ -61,6 +61,7 @@ SCOPE_TABLE: dict[tuple[str, str], str | None] = {
     ("POST", f"{C}/recommendations"): "read",
     ("GET", f"{C}/users/{{user}}/recommendations"): "read",
     ("GET", f"{C}/items/{{item}}/similar"): "read",
+    ("GET", f"{C}/model-versions"): "read",
     # topics and maps (fitting is CLI-only)
     ("GET", f"{C}/topics"): "read",
     ("GET", f"{C}/topics/{{topic_id}}"): "read",

@@ -30,6 +30,7 @@ ModelFactory = Callable[[str, dict[str, Any]], Recommender]
 # defaults (validation picks on MovieLens-100k, docs/RECOMMENDATIONS.md) sit inside every range.
 SPACES: dict[str, dict[str, tuple[Any, ...]]] = {
     "ease": {"lambda": ("log", 5.0, 5000.0)},
+    "ease_lr": {"lambda": ("log", 5.0, 5000.0)},  # rank is a memory choice, not a quality search
     "als": {
         "factors": ("choice", [32, 64, 128, 256]),
         "regularization": ("log", 0.5, 200.0),

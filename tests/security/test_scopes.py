@@ -45,6 +45,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", f"{C}/recommendations"): "read",
     ("GET", f"{C}/users/{{user}}/recommendations"): "read",
     ("GET", f"{C}/items/{{item}}/similar"): "read",
+    ("GET", f"{C}/model-versions"): "read",
     ("GET", f"{C}/topics"): "read",
     ("GET", f"{C}/topics/{{topic_id}}"): "read",
     ("GET", f"{C}/map"): "read",
