@@ -74,8 +74,12 @@ SCOPE_TABLE: dict[tuple[str, str], str | None] = {
 }
 
 
-def _compiled(table: dict[tuple[str, str], str | None]) -> list[tuple[str, re.Pattern[str], str | None]]:
-    return [(method, compile_path(path)[0], scope) for (method, path), scope in table.items()]
+def _compiled(table: dict[tuple[str, str], str | None]) -> dict[str, list[tuple[re.Pattern[str], str | None]]]:
+    """The table's templates compiled and grouped by method: a request tries only its own method's."""
+    by_method: dict[str, list[tuple[re.Pattern[str], str | None]]] = {}
+    for (method, path), scope in table.items():
+        by_method.setdefault(method, []).append((compile_path(path)[0], scope))
+    return by_method
 
 
 _COMPILED = _compiled(SCOPE_TABLE)
@@ -87,7 +91,7 @@ def _under(path: str, prefix: str) -> bool:
 
 def required_scope(method: str, path: str) -> str | None:
     """The scope a request needs (``None``: open), from the table; see the module docstring."""
-    matched = [scope for m, regex, scope in _COMPILED if m == method and regex.match(path)]
+    matched = [scope for regex, scope in _COMPILED.get(method, ()) if regex.match(path)]
     if matched:
         return max(matched, key=RANK.__getitem__)
     if _under(path, "/v1/admin"):

@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelUnavailable
-from ingest.embedder_base import QueryCache, ThreadPolicy, model_fingerprint, resolve_model_path
+from ingest.embedder_base import (
+    QueryCache,
+    ThreadPolicy,
+    model_fingerprint,
+    resolve_model_path,
+    token_length_order,
+)
 from ingest.onnx_export import INPUTS, ensure_export
 
 BACKEND_VARIANTS = {"onnx": "fp32", "onnx-int8": "int8"}
@@ -85,20 +91,15 @@ class OnnxEmbedder:
         vectors = np.empty((len(texts), self.dim), dtype=np.float32)
         with self._lock:  # a truncating fast tokenizer changes its own state: one caller at a time
             session = self._session(self._threads.threads_for(len(texts)))
-            lengths = [len(ids) for ids in self._tokens(texts, padding=False)["input_ids"]]
-            order = np.argsort(-np.asarray(lengths), kind="stable")  # batches pad to nearly their own length
+            order = token_length_order(self._tokenizer, texts, self.max_tokens)
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
                 vectors[batch] = self._run(session, [texts[i] for i in batch])
         return vectors
 
-    def _tokens(self, texts: list[str], padding: bool) -> Any:
-        tensors = "np" if padding else None
-        limit = self.max_tokens
-        return self._tokenizer(texts, padding=padding, truncation=True, max_length=limit, return_tensors=tensors)
-
     def _run(self, session: Any, texts: list[str]) -> np.ndarray:  # noqa: ANN401
-        encoded = self._tokens(texts, padding=True)
+        limit = self.max_tokens
+        encoded = self._tokenizer(texts, padding=True, truncation=True, max_length=limit, return_tensors="np")
         feed = {
             name: np.asarray(encoded[name] if name in encoded else np.zeros_like(encoded["input_ids"]), dtype=np.int64)
             for name in INPUTS

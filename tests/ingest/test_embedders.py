@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ingest.embedder_base import token_length_order
+
 
 def test_embed_documents_returns_each_texts_own_vector_in_input_order(embedders) -> None:  # noqa: ANN001
     embedder = embedders.get("all-MiniLM-L6-v2")
@@ -15,7 +17,7 @@ def test_embed_documents_returns_each_texts_own_vector_in_input_order(embedders)
     assert batched.shape == (len(texts), embedder.dim) and batched.dtype == np.float32
     np.testing.assert_allclose(batched, one_by_one, atol=2e-5)
     np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
-    order = embedder._token_length_order(texts)
+    order = token_length_order(embedder.tokenizer, texts, embedder.max_tokens)
     encoded = embedder.tokenizer(texts, truncation=True, max_length=embedder.max_tokens)["input_ids"]
     lengths = [len(ids) for ids in encoded]
     assert [lengths[i] for i in order] == sorted(lengths, reverse=True)
