@@ -12,7 +12,7 @@ from core.errors import CollectionExists, EmbedderMismatch, InvalidInput
 from index.registry import INDEX_KINDS, check_index_params
 from ingest.chunking import DEFAULT_CHUNKING, check_chunking, require_chunking
 from ingest.clip import load_image_embedder
-from ingest.embedders import Embedder, check_backend, require_backend
+from ingest.embedders import INTERCHANGEABLE, Embedder, check_backend, require_backend
 from services.context import ServiceContext
 from services.writes import drop_derived
 from store import repositories as repo
@@ -106,9 +106,12 @@ def _check_existing(existing: Collection, exist_ok: bool, model: str | None, chu
 
 
 def _backend_for_new(ctx: ServiceContext, modality: str, backend: str | None) -> str:
-    backend = check_backend(backend or ctx.settings.embedding_backend)
-    if modality != "text" and backend != "torch":
-        raise InvalidInput(f"image collections embed with the torch backend only, not {backend!r}")
+    """The backend of a new collection: the one asked for, else the setting (text) or torch (images)."""
+    if modality == "text":
+        return check_backend(backend or ctx.settings.embedding_backend)
+    backend = check_backend(backend or "torch")
+    if backend not in INTERCHANGEABLE:
+        raise InvalidInput(f"image collections embed with 'torch' or 'onnx' (fp32), not {backend!r}")
     return backend
 
 
@@ -116,7 +119,7 @@ def _embedder_for_new(ctx: ServiceContext, modality: str, model: str | None, bac
     if modality == "text":
         return ctx.embedders.get(model or ctx.settings.default_model, backend)
     # image/multimodal: a CLIP-family model, with an error that says how to provide one
-    return load_image_embedder(ctx.embedders, model or ctx.settings.image_model)
+    return load_image_embedder(ctx.embedders, model or ctx.settings.image_model, backend)
 
 
 def list_collections(ctx: ServiceContext) -> list[CollectionInfo]:
