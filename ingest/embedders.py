@@ -80,7 +80,9 @@ class EmbedderCache:
         except ModelUnavailable as not_mean_pooling:
             return self._load_clip(name, backend, options, not_mean_pooling)
 
-    def _load_clip(self, name: str, backend: str, options: dict[str, Any], error: ModelUnavailable) -> tuple[Any, Embedder]:
+    def _load_clip(
+        self, name: str, backend: str, options: dict[str, Any], error: ModelUnavailable
+    ) -> tuple[Any, Embedder]:
         """A CLIP on an ONNX backend: its image tower in ONNX Runtime (fp32 only), its text tower in torch."""
         from ingest.onnx_image import OnnxImageTower
 

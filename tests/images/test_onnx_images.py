@@ -26,7 +26,7 @@ def onnx_embedders(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 def _pictures() -> list[Image.Image]:
     colours = [(200, 10, 10), (10, 10, 200), (0, 255, 0), (128, 128, 128), (250, 250, 5)]
     sizes = [(48, 40), (31, 77), (120, 33), (32, 32), (200, 180)]
-    images = [Image.open(io.BytesIO(picture(c, s))).convert("RGB") for c, s in zip(colours, sizes)]
+    images = [Image.open(io.BytesIO(picture(c, s))).convert("RGB") for c, s in zip(colours, sizes, strict=True)]
     return [*images, Image.new("L", (30, 30), 90).convert("RGB")]
 
 
@@ -40,7 +40,8 @@ def test_onnx_image_vectors_equal_torch(onnx_embedders, clip_path: str) -> None:
     np.testing.assert_allclose(one_by_one, torch_vectors, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
     assert len({tuple(np.round(v, 4)) for v in batched}) == len(images)  # different pictures, different vectors
-    np.testing.assert_allclose(onnx.embed_query("a red square"), onnx_embedders.get(clip_path).embed_query("a red square"))
+    same_text_tower = onnx_embedders.get(clip_path).embed_query("a red square")
+    np.testing.assert_allclose(onnx.embed_query("a red square"), same_text_tower)
 
 
 def test_int8_clip_is_refused(onnx_embedders, clip_path: str) -> None:  # noqa: ANN001
