@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.errors import EmbedderMismatch, InvalidInput, ModelUnavailable
+from core.errors import BackendUnsupported, EmbedderMismatch, InvalidInput, ModelUnavailable
 from ingest.clip import encodes_images, with_image_tower
 from ingest.embedder_base import (
     BUNDLED_MINILM_NAMES,
@@ -90,7 +90,7 @@ class EmbedderCache:
         if not encodes_images(text):
             raise error
         if backend != "onnx":
-            raise InvalidInput(
+            raise BackendUnsupported(
                 f"a CLIP model runs with the 'torch' or 'onnx' backend, not {backend!r}: the quality of an int8 "
                 "image tower could not be checked here"
             )

@@ -68,3 +68,15 @@ def test_onnx_image_collection_searches_like_torch(tmp_path: Path, clip_path: st
         engine.create_collection("t", modality="image", exist_ok=True, backend="onnx")  # interchangeable
     finally:
         engine.close()
+
+
+def test_default_int8_falls_back_to_torch_for_a_clip_text_collection(image_engine) -> None:  # noqa: ANN001
+    from core.errors import BackendUnsupported
+
+    assert image_engine.settings.embedding_backend == "onnx-int8"  # the default for new text collections
+    clip = image_engine.settings.image_model
+    with pytest.raises(BackendUnsupported, match="'torch' or 'onnx'"):
+        image_engine.create_collection("asked", model=clip, backend="onnx-int8")
+    assert image_engine.list_collections() == []
+    info = image_engine.create_collection("texts", model=clip)  # backend not asked for: torch
+    assert info.options["backend"] == "torch" and info.dimension == 16
