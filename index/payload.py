@@ -28,19 +28,24 @@ from core.errors import IndexCorrupt
 from core.saveddir import read_saved_dir, write_saved_dir
 
 FORMAT = "latentspace-payload/1"
-SAFE_INTEGER = 2**53  # integers up to this magnitude convert to float64 exactly, in every database
+SAFE_INTEGER = 2**53  # integers up to this magnitude convert to float64 exactly
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def value_key(value: Any) -> tuple[str, Any] | None:
-    """The posting key of one stored metadata value: ("s", str), ("b", bool), ("n", float), or None for a
-    value no equality or range can match (null, list, object) or a number too large to compare exactly."""
+    """The posting key of one stored metadata value: ("s", str), ("b", bool), ("n", float), ("big", None) for an
+    integer beyond float64's range, or None for a value no equality or range can match (null, list, object)."""
     if isinstance(value, bool):
         return ("b", value)
     if isinstance(value, str):
         return ("s", value)
     if isinstance(value, int):
-        return ("n", float(value)) if -SAFE_INTEGER <= value <= SAFE_INTEGER else ("big", None)
+        # Both databases cast a stored number to float64 with correct rounding, exactly like float():
+        # 2**53 + 1 is compared as 2**53 there too. Only a number beyond float64 cannot be compared.
+        try:
+            return ("n", float(value))
+        except OverflowError:
+            return ("big", None)
     if isinstance(value, float):
         return ("n", value)
     return None
@@ -53,7 +58,7 @@ class FieldColumn:
     equal: dict[tuple[str, Any], np.ndarray]  # posting key → sorted chunk ids
     numbers: np.ndarray  # float64, ascending
     number_ids: np.ndarray  # int64, the chunk of each entry of ``numbers``
-    unsafe: bool  # some chunk holds an integer beyond ±2**53: numeric conditions go to SQL
+    unsafe: bool  # some chunk holds an integer beyond float64's range: numeric conditions go to SQL
 
 
 @dataclass

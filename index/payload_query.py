@@ -13,9 +13,11 @@ only ever sees filters SQL accepts. For every chunk and condition it gives the a
 * ``$gt $gte $lt $lte``: only JSON numbers, compared as floats.
 * A row SQLite cannot parse as JSON (written before validation) matches nothing, not even ``$ne``.
 
+Stored numbers are compared as float64, as both databases cast them (``2**53 + 1`` equals ``2**53`` there too).
 What goes back to SQL (:func:`match` returns None): an integer topic-id condition on ``"topic"`` (it reads
-the topic model's assignments, not metadata), and any numeric condition where a stored integer or the operand
-is beyond ±2**53 (float conversion would round it, and SQLite and PostgreSQL do not round alike).
+the topic model's assignments, not metadata), and a numeric condition whose operand is an integer beyond
+±2**53 (SQLite compares it exactly, PostgreSQL rounds it to float64 first) or on a field holding an integer
+beyond float64's range.
 """
 
 from __future__ import annotations
