@@ -97,7 +97,8 @@ def row_of(engine) -> dict[int, int]:  # noqa: ANN001
     from store.models import Chunk, Document
 
     with engine.sessions() as session:
-        return {label: int(ext) for label, ext in session.execute(select(Chunk.id, Document.external_id).join(Document))}
+        pairs = session.execute(select(Chunk.id, Document.external_id).join(Document))
+        return {label: int(ext) for label, ext in pairs}
 
 
 def our_systems(engine, sql, selectivity: float) -> dict:  # noqa: ANN001

@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import DimensionMismatch, IndexCorrupt, InvalidInput, LatentspaceError, UnknownIndexKind
 from core.saveddir import read_saved_dir, write_saved_dir
 from index.arrays import (
+    EXACT_FILTER_FRACTION,
     ParamRule,
     as_ids,
     as_matrix,
@@ -29,6 +30,7 @@ from index.arrays import (
     exact_topk,
     in_sorted,
     resolve_params,
+    sorted_unique,
 )
 
 __all__ = [
@@ -124,6 +126,7 @@ class BaseIndex:
     kind: ClassVar[str]
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     RULES: ClassVar[dict[str, ParamRule]] = {}  # bounds of each parameter (index/arrays.py resolve_params)
+    EXACT_FILTER_FRACTION: ClassVar[float] = EXACT_FILTER_FRACTION  # share of the index searched exactly
 
     def __init__(self, dim: int, params: dict[str, Any] | None = None) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not 0 < dim <= MAX_DIM:
@@ -234,13 +237,13 @@ class BaseIndex:
     def _search_allowed(
         self, queries: np.ndarray, k: int, allowed_ids: Any, exact: bool | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64).ravel())
+        allowed = sorted_unique(np.asarray(allowed_ids, dtype=np.int64).ravel())
         live = self._live_ids()
         allowed = allowed[in_sorted(allowed, live)]
         if not len(allowed):
             return empty_result(len(queries), k)
         if exact is None:
-            exact = len(allowed) <= exact_filter_limit(k, len(live))
+            exact = len(allowed) <= exact_filter_limit(k, len(live), self.EXACT_FILTER_FRACTION)
         if exact:
             return exact_topk(queries, self._get_vectors(allowed), allowed, k)
         return self._search_native_filtered(queries, k, allowed)

@@ -3,8 +3,8 @@
 It holds what services share and nothing else: settings, the database session factory, the data dir's
 public write lock (one writer per data dir, see core/writelock.py), the read cache of hydrated rows,
 the embedding models, the per-collection vector, BM25 and payload (metadata filter) indexes, and the
-write listeners that keep derived state in step with every committed write. The Engine (services/engine.py) builds one and hands
-it to each service; tests may build their own.
+write listeners that keep derived state in step with every committed write. The Engine
+(services/engine.py) builds one and hands it to each service; tests may build their own.
 """
 
 from __future__ import annotations
