@@ -101,15 +101,22 @@ class PayloadIndex:
             raise ValueError(f"got {len(ids)} ids for {len(payloads)} payloads")
         with self.lock:
             self._drop([int(i) for i in ids if int(i) in self._payloads])
+            fields = self._fields
             for chunk_id, payload in zip(ids, payloads, strict=True):
                 chunk_id = int(chunk_id)
                 self._payloads[chunk_id] = payload  # shared by a document's chunks; never mutated here
                 for name, value in (payload or {}).items():
-                    postings = self._fields.setdefault(name, _Postings())
-                    postings.column = None
                     key = value_key(value)
-                    if key is not None:
-                        postings.keys.setdefault(key, set()).add(chunk_id)
+                    if key is None:  # matches no equality or range: only the universe ($ne, $nin) has it
+                        continue
+                    postings = fields.get(name)
+                    if postings is None:
+                        postings = fields[name] = _Postings()
+                    postings.column = None
+                    members = postings.keys.get(key)
+                    if members is None:
+                        members = postings.keys[key] = set()
+                    members.add(chunk_id)
             self._universe = self._sorted_ids = None
 
     def remove(self, ids: Sequence[int]) -> None:
@@ -121,14 +128,15 @@ class PayloadIndex:
         for chunk_id in ids:
             payload = self._payloads.pop(chunk_id)
             for name, value in (payload or {}).items():
+                key = value_key(value)
+                if key is None:
+                    continue
                 postings = self._fields[name]
                 postings.column = None
-                key = value_key(value)
-                if key is not None:
-                    members = postings.keys[key]
-                    members.discard(chunk_id)
-                    if not members:
-                        del postings.keys[key]
+                members = postings.keys[key]
+                members.discard(chunk_id)
+                if not members:
+                    del postings.keys[key]
         if ids:
             self._universe = self._sorted_ids = None
 

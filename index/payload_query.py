@@ -119,7 +119,9 @@ def _complement(index: PayloadIndex, matched: np.ndarray) -> np.ndarray:
     universe = index.universe()
     if not len(matched):
         return universe
-    return universe[~np.isin(universe, matched, assume_unique=True, kind="sort")]
+    keep = np.ones(len(universe), dtype=bool)
+    keep[np.searchsorted(universe, matched)] = False  # postings hold only readable rows: all in the universe
+    return universe[keep]
 
 
 def _range(index: PayloadIndex, name: str, op: str, value: Any) -> np.ndarray:
