@@ -2,6 +2,7 @@
 
     python -m bench.filtered --data ../shared/data/scifact-sentences-minilm [--queries 200] [--rounds 3] \
         [--workdir DIR] [--chroma-python /work/peers-venv/bin/python]
+    python -m bench.filtered --sweep --workdir DIR    # exact vs hnswlib's filter by allowed share (the threshold)
 
 The 44,484 sentence vectors go into one hnswlib collection (M 16, efConstruction 200, ef 64), each document
 with metadata ``{"bucket": b, "tag": "t<b>"}`` where ``b`` is uniform over 0..999 (seeded), so
@@ -175,6 +176,28 @@ def chroma_worker(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
+def sweep(args: argparse.Namespace) -> None:
+    """Exact over the allowed vectors vs hnswlib's own filter, for random allowed sets of growing share of the
+    index: where the crossover lies (index/hnsw.py EXACT_FILTER_FRACTION). Interleaved rounds, medians."""
+    base, queries = load(args.data)
+    engine, sql = build_engines(base, buckets(len(base)), args.workdir / "latentspace", args.ef)
+    index = engine.context.vectors.get(engine.context.collection("filtered"))
+    live, rng, rates = index.ids(), np.random.default_rng(1), {}
+    shares = (0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+    for _ in range(args.rounds):
+        for share in shares:
+            allowed = np.sort(rng.choice(live, int(share * len(live)), replace=False))
+            for exact in (True, False):
+                rate, _ = timed(lambda q, a=allowed, e=exact: index.search(q, K, allowed_ids=a, exact=e), queries[:40])
+                rates.setdefault((share, exact), []).append(rate)
+    print(f"{'allowed share':<14}{'ids':>7}{'exact QPS':>11}{'hnswlib filter QPS':>20}{'exact/filter':>14}")
+    for share in shares:
+        exact, native = statistics.median(rates[(share, True)]), statistics.median(rates[(share, False)])
+        print(f"{share:<14.1%}{int(share * len(live)):>7}{exact:>11.1f}{native:>20.1f}{exact / native:>14.2f}")
+    engine.close()
+    sql.close()
+
+
 # ----------------------------------------------------------------------------- the run
 
 
@@ -223,11 +246,15 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="kept between runs: the ingest happens once")
     parser.add_argument("--chroma-python", default=None, help="an interpreter where chromadb is importable")
     parser.add_argument("--chroma-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sweep", action="store_true", help="only exact vs hnswlib filter by allowed share")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     args.workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ls-filtered-"))
     if args.chroma_worker:
         chroma_worker(args)
+        return
+    if args.sweep:
+        sweep(args)
         return
     table = run(args)
     print(f"\n{args.queries} queries, median of {args.rounds} interleaved rounds, k={K}, hnswlib ef {args.ef}\n")
