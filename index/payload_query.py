@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from index.arrays import in_sorted
 from index.payload import SAFE_INTEGER, PayloadIndex
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -51,10 +52,10 @@ def match(index: PayloadIndex, spec: dict[str, Any]) -> np.ndarray | None:
             return index.universe().copy()
         parts.sort(key=len)
         result = parts[0]
-        for part in parts[1:]:
+        for part in parts[1:]:  # smallest first: each step costs |result| log |part|
             if not len(result):
                 break
-            result = np.intersect1d(result, part, assume_unique=True)
+            result = result[in_sorted(result, part)]
         return result.copy() if len(parts) == 1 else result
 
 
@@ -112,7 +113,7 @@ def _members(index: PayloadIndex, name: str, values: list[Any]) -> np.ndarray:
         return _EMPTY
     if len(found) == 1:
         return found[0]
-    return np.unique(np.concatenate(found))
+    return np.sort(np.concatenate(found))  # one value per chunk and field: the postings are disjoint
 
 
 def _complement(index: PayloadIndex, matched: np.ndarray) -> np.ndarray:
