@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     auth_max_pending_verifications: int = Field(
         256, ge=1, description="Key verifications queued or running before further ones get 503 + Retry-After."
     )
+    # --- filtered search: the in-memory payload index (issue 17, part B) ---
+    payload_index: bool = Field(
+        True,
+        description="Answer metadata filters from an in-memory index per collection (services/sync/payload.py) "
+        "instead of SQL over the JSON column; SQL stays the fallback for what it cannot answer.",
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

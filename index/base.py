@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import DimensionMismatch, IndexCorrupt, InvalidInput, LatentspaceError, UnknownIndexKind
 from core.saveddir import read_saved_dir, write_saved_dir
 from index.arrays import (
+    EXACT_FILTER_FRACTION,
     ParamRule,
     as_ids,
     as_matrix,
@@ -29,6 +30,7 @@ from index.arrays import (
     exact_topk,
     in_sorted,
     resolve_params,
+    sorted_unique,
 )
 
 __all__ = [
@@ -124,6 +126,7 @@ class BaseIndex:
     kind: ClassVar[str]
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     RULES: ClassVar[dict[str, ParamRule]] = {}  # bounds of each parameter (index/arrays.py resolve_params)
+    EXACT_FILTER_FRACTION: ClassVar[float] = EXACT_FILTER_FRACTION  # share of the index searched exactly
 
     def __init__(self, dim: int, params: dict[str, Any] | None = None) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or not 0 < dim <= MAX_DIM:
@@ -209,9 +212,14 @@ class BaseIndex:
             self._lock.release_write()
 
     def search(
-        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None, exact: bool | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k by inner product: ``(ids int64 (q, k), scores float32 (q, k))``, see VectorIndex."""
+        """Top-k by inner product: ``(ids int64 (q, k), scores float32 (q, k))``, see VectorIndex.
+
+        ``exact`` forces a filtered search's strategy (True: exact over the allowed vectors, False: the
+        library's own filter); None chooses by the allowed set's size (index/arrays.py exact_filter_limit).
+        bench/filtered.py measures both to set that limit.
+        """
         queries = as_matrix(queries, self.dim)
         if type(k) is not int and not isinstance(k, np.integer) or k < 1:
             raise InvalidInput(f"k must be a positive integer, got {k!r}")
@@ -222,17 +230,21 @@ class BaseIndex:
                 if self.__len__() == 0:
                     return empty_result(len(queries), k)
                 return self._search(queries, k)
-            return self._search_allowed(queries, k, allowed_ids)
+            return self._search_allowed(queries, k, allowed_ids, exact)
         finally:
             lock.release_read()
 
-    def _search_allowed(self, queries: np.ndarray, k: int, allowed_ids: Any) -> tuple[np.ndarray, np.ndarray]:
-        allowed = np.unique(np.asarray(allowed_ids, dtype=np.int64).ravel())
+    def _search_allowed(
+        self, queries: np.ndarray, k: int, allowed_ids: Any, exact: bool | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        allowed = sorted_unique(np.asarray(allowed_ids, dtype=np.int64).ravel())
         live = self._live_ids()
         allowed = allowed[in_sorted(allowed, live)]
         if not len(allowed):
             return empty_result(len(queries), k)
-        if len(allowed) <= exact_filter_limit(k, len(live)):
+        if exact is None:
+            exact = len(allowed) <= exact_filter_limit(k, len(live), self.EXACT_FILTER_FRACTION)
+        if exact:
             return exact_topk(queries, self._get_vectors(allowed), allowed, k)
         return self._search_native_filtered(queries, k, allowed)
 

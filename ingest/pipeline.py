@@ -55,12 +55,14 @@ class IndexDelta:
     removed_ids: list[int] = field(default_factory=list)
     removed_document_ids: list[int] = field(default_factory=list)
     removed_content_hashes: list[str] = field(default_factory=list)  # of deleted or replaced content
+    metadata_document_ids: list[int] = field(default_factory=list)  # documents whose metadata alone changed
 
     def vectors(self) -> np.ndarray:
         return np.vstack(self.added_vectors) if self.added_vectors else np.zeros((0, 0), dtype=np.float32)
 
     def __bool__(self) -> bool:
-        return bool(self.added_ids or self.removed_ids or self.removed_document_ids or self.removed_content_hashes)
+        parts = (self.added_ids, self.removed_ids, self.removed_document_ids, self.removed_content_hashes)
+        return any(parts) or bool(self.metadata_document_ids)
 
     def add_chunks(self, ids: list[int], rows: list[dict[str, Any]], vectors: np.ndarray) -> None:
         """Record chunks just written: their ids, their row values (see :func:`chunk_rows`), their vectors."""
@@ -223,6 +225,8 @@ def write_document(
             if item.existing_hash is not None and item.existing_hash != item.content_hash:
                 delta.removed_content_hashes.append(item.existing_hash)
             delta.add_chunks([c.id for c in chunks], rows, item.vectors)
+        elif item.status == "metadata":
+            delta.metadata_document_ids.append(doc.id)
 
 
 def chunk_rows(document_id: int, collection_id: int, item: PreparedDocument) -> list[dict[str, Any]]:

@@ -2,9 +2,9 @@
 
 It holds what services share and nothing else: settings, the database session factory, the data dir's
 public write lock (one writer per data dir, see core/writelock.py), the read cache of hydrated rows,
-the embedding models, the per-collection vector and BM25 indexes, and the write listeners that keep
-derived state in step with every committed write. The Engine (services/engine.py) builds one and hands
-it to each service; tests may build their own.
+the embedding models, the per-collection vector, BM25 and payload (metadata filter) indexes, and the
+write listeners that keep derived state in step with every committed write. The Engine
+(services/engine.py) builds one and hands it to each service; tests may build their own.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ingest.embedders import Embedder, EmbedderCache, collection_backend
 from services.hitcache import HitCache
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
+from services.sync.payload import PayloadIndexes
 from services.sync.vectors import VectorIndexes
 from store import repositories as repo
 from store.models import Collection
@@ -36,6 +37,8 @@ class ServiceContext:
     # The BM25 index of each collection (also one of the listeners); None: no lexical or hybrid search.
     lexical: LexicalIndexes | None
     listeners: list[WriteListener] = field(default_factory=list)
+    # Metadata filters answered in memory (also one of the listeners); None: every filter goes to SQL.
+    payload: PayloadIndexes | None = None
 
     def collection(self, name: str) -> Collection:
         """The collection row by name (CollectionNotFound if absent); detached, safe to keep for a request."""

@@ -38,6 +38,7 @@ from services.search.types import SearchRequest, SearchResult
 from services.sync.latent import LatentListener
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
+from services.sync.payload import PayloadIndexes
 from services.sync.thumbnails import ThumbnailListener
 from services.sync.vectors import VectorIndexes
 from services.topics import TopicService
@@ -65,6 +66,9 @@ class Engine:
             lexical=LexicalIndexes(settings.index_dir(), sessions, write_lock),
         )
         self.add_listener(ctx.lexical)
+        if settings.payload_index:  # metadata filters from memory (issue 17)
+            ctx.payload = PayloadIndexes(settings.index_dir(), sessions, write_lock)
+            self.add_listener(ctx.payload)
         self.add_listener(LatentListener(ctx))  # topics + map positions of new documents
         self.add_listener(ThumbnailListener(settings.data_dir, sessions))  # image thumbnails of gone content
         # latent services: bound to the context; the API and CLI call them as engine.<feature>.<method>

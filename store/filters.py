@@ -112,6 +112,11 @@ def _topic_ids(cond: Any) -> list[int] | None:
 
 
 def _topic_condition(wanted: list[int]) -> ColumnElement[bool]:
+    # Topic ids are 32-bit columns: PostgreSQL refuses to compare them with a larger integer (a 500), and
+    # no topic can have such an id, so it simply matches nothing.
+    wanted = [topic for topic in wanted if -(2**31) <= topic < 2**31]
+    if not wanted:
+        return false()
     active = (
         select(TopicModel.id)
         .where(TopicModel.collection_id == Document.collection_id, TopicModel.active)

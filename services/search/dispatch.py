@@ -16,6 +16,7 @@ from services.search.hybrid import multi_search
 from services.search.types import SearchRequest, SearchResult
 from store import repositories as repo
 from store import values
+from store.filters import compile_filter
 from store.models import Collection
 
 MODES = ("dense", "lexical", "hybrid")
@@ -90,6 +91,16 @@ def resolve_mode(ctx: ServiceContext, collection: Collection, request: SearchReq
 
 
 def allowed_chunk_ids(ctx: ServiceContext, collection: Collection, spec: dict) -> np.ndarray:
-    """The chunk ids whose document matches the metadata filter ``spec`` (compiled by store/filters.py)."""
+    """The chunk ids whose document matches the metadata filter ``spec``.
+
+    The filter is always validated by store/filters.py (same errors either way); the collection's payload
+    index (services/sync/payload.py) answers it from memory, SQL answers what that index cannot.
+    """
     with ctx.sessions() as session:
+        dialect = session.get_bind().dialect.name
+        compile_filter(spec, dialect)
+        if ctx.payload is not None:
+            found = ctx.payload.match(collection, spec)
+            if found is not None:
+                return found
         return repo.filtered_chunk_ids(session, collection.id, spec)

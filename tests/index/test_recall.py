@@ -71,7 +71,7 @@ def test_large_filter_keeps_recall(built, data) -> None:
     ids, vectors, queries = data
     index, loaded = built
     pick = np.flatnonzero(np.random.default_rng(5).random(N) < 0.3)
-    assert len(pick) > exact_filter_limit(K, N), "must exercise the native filtered path"
+    assert len(pick) > exact_filter_limit(K, N, index.EXACT_FILTER_FRACTION), "must exercise the native filtered path"
     truth = brute_force(queries, vectors[pick], ids[pick], K)
     for idx in (index, loaded):
         found, _ = idx.search(queries, K, allowed_ids=ids[pick])
