@@ -162,7 +162,9 @@ class AsyncClient:
         self, name: str, model: str | None | Default = Default.MODEL, dimension: int | None = None, **options: Any
     ) -> AsyncCollection:
         try:
-            return await self.get_collection(name)
+            found = await self.get_collection(name)
+            shapes.check_existing(found.info, model, dimension)
+            return found
         except NotFound as exc:
             if exc.code != "collection_not_found":
                 raise

@@ -184,7 +184,9 @@ class Client:
         self, name: str, model: str | None | Default = Default.MODEL, dimension: int | None = None, **options: Any
     ) -> Collection:
         try:
-            return self.get_collection(name)
+            found = self.get_collection(name)
+            shapes.check_existing(found.info, model, dimension)
+            return found
         except NotFound as exc:
             if exc.code != "collection_not_found":
                 raise

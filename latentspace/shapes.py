@@ -9,7 +9,7 @@ from typing import Any
 
 from latentspace import calls
 from latentspace.errors import InvalidInput
-from latentspace.types import Hit, WriteResult
+from latentspace.types import CollectionInfo, Hit, WriteResult
 
 
 class Default(Enum):
@@ -25,6 +25,17 @@ def create_body(model: str | None | Default, dimension: int | None, options: dic
     if dimension is not None:
         body["dimension"] = dimension
     return body
+
+
+def check_existing(info: CollectionInfo, model: str | None | Default, dimension: int | None) -> CollectionInfo:
+    """An existing collection that get_or_create_collection may return: the model and dimension asked agree."""
+    if model is not Default.MODEL and model != info.model:
+        raise InvalidInput(f"collection {info.name!r} uses model {info.model!r}, not {model!r}", "embedder_mismatch")
+    if dimension is not None and dimension != info.dimension:
+        raise InvalidInput(
+            f"collection {info.name!r} has {info.dimension}-d vectors, not {dimension}", "dimension_mismatch"
+        )
+    return info
 
 
 def search_body(

@@ -109,7 +109,8 @@ def test_bad_input_raises_the_documented_error_and_stores_nothing(
 
 
 def test_an_unknown_collection_is_not_found_for_every_operation(client: Client, name: str) -> None:
-    ghost = Collection(client.transport, latentspace.CollectionInfo(name, "text", None, 3, "", "exact", {}, 0, 0, 0, ""))
+    info = latentspace.CollectionInfo(name, "text", None, 3, "", "exact", {}, 0, 0, 0, "")
+    ghost = Collection(client.transport, info)
     for call in (
         lambda: ghost.search(vector=[1, 0, 0]),
         lambda: ghost.upsert(["a"], ["a"], vectors=[[1, 0, 0]]),
@@ -140,12 +141,11 @@ def test_embedded_and_remote_give_the_same_answers(embedded_client: Client, remo
     ids = [f"d{i:02d}" for i in range(40)]
     texts = [f"document number {i} about {'odd' if i % 2 else 'even'} things" for i in range(40)]
     metas = [{"parity": i % 2, "i": i} for i in range(40)]
+    query = rng.normal(size=8)
     answers = []
     for client in (embedded_client, remote_client):
         collection = client.create_collection(name, model=None, dimension=8)
         collection.upsert(ids, texts, metas, vectors)
-        query = rng.normal(size=8) if not answers else first_query
-        first_query = query
         answers.append(
             (
                 collection.search(vector=query, k=10),
