@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -40,9 +41,11 @@ def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 def test_the_wheel_installs_into_a_clean_venv_and_the_readme_example_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LATENTSPACE_", "PYTHON", "VIRTUAL_ENV"))}
     env |= {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    wheels = tmp_path / "wheels"
+    wheels, source = tmp_path / "wheels", tmp_path / "source"  # built from a copy: no build/ in the work tree
+    skip = shutil.ignore_patterns(".git", ".venv", "data", "build", "*.egg-info", "__pycache__", "test-artifacts")
+    shutil.copytree(ROOT, source, ignore=skip)
     run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(wheels)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(wheels)],
         tmp_path,
         env,
     )
