@@ -46,8 +46,6 @@ class EmbeddedTransport:
             result = getattr(self, call.op)(**call.args)
         except InternalError as exc:
             raise error_for(exc.status_code, exc.code, exc.message) from None
-        except (TypeError, ValueError) as exc:  # arguments the API's schemas would have refused
-            raise error_for(422, "invalid_request", f"request failed validation: {exc}") from None
         return json.loads(json.dumps(result)) if result is not None else None
 
     # -- collections -----------------------------------------------------------------------------
