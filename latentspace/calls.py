@@ -41,6 +41,7 @@ def _coll(name: str) -> str:
 
 
 def create_collection(name: str, options: dict[str, Any]) -> Call:
+    _coll(name)  # a non-empty string; the service checks the characters
     body = {"name": name, **options}
     return Call("create_collection", "POST", "/v1/collections", {"body": body}, json=body)
 
