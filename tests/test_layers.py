@@ -10,10 +10,10 @@ Layers, bottom to top; a module may import its own package and the layers below 
 6. ``api``, ``cli``, ``latentspace`` over services; api imports no store/ and no SQLAlchemy
 
 Nothing imports ``api`` or ``cli`` except ``cli serve`` (cli/main.py -> api). ``latentspace`` is the public
-client package: it sits on top and nothing of the project imports it (it may import nothing of api/ or cli/). Every import counts, also
-those inside functions and under ``TYPE_CHECKING``. The tests also fail on any import circle between
-files, on a module touching another object's private attribute or importing another module's private
-name, and on modules or functions longer than the house limits.
+client package: it sits on top and nothing of the project imports it (it may import nothing of api/ or cli/).
+Every import counts, also those inside functions and under ``TYPE_CHECKING``. The tests also fail on any
+import circle between files, on a module touching another object's private attribute or importing another
+module's private name, and on modules or functions longer than the house limits.
 """
 
 from __future__ import annotations
