@@ -62,6 +62,8 @@ def _answer(response: httpx.Response) -> Any:  # noqa: ANN401  (decoded JSON, or
 
 
 def _unreachable(url: str, exc: Exception) -> LatentspaceError:
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, NEVER_SENT):
+        return ConnectionFailed(f"latentspace at {url} did not answer in time ({type(exc).__name__})", "timeout")
     return ConnectionFailed(f"cannot reach latentspace at {url}: {type(exc).__name__}: {exc}", "connection_failed")
 
 

@@ -102,7 +102,8 @@ def embedded_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[latent
 
 @pytest.fixture(scope="session")
 def remote_client(server: Server) -> Iterator[latentspace.Client]:
-    client = latentspace.connect(url=server.url, api_key=server.admin_key, timeout=60.0)
+    # Generous: the server loads the model on its first text request, on a machine the tests share.
+    client = latentspace.connect(url=server.url, api_key=server.admin_key, timeout=600.0)
     yield client
     client.close()
 
