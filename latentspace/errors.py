@@ -8,7 +8,7 @@ LatentspaceError                     anything the service refused or failed to d
 ├── Forbidden (403)                  remote only: the key's scope is too weak
 ├── PayloadTooLarge (413)            too many documents, a document or request body over the limit
 ├── Unavailable (503)                the server is busy or a model cannot be loaded (retried first, remote)
-└── ConnectionFailed                 remote only: the server could not be reached (after the retries)
+└── ConnectionFailed                 remote only: the server could not be reached (after the retries) or timed out
 
 Every error carries the service's machine-readable ``code`` (e.g. ``collection_not_found``,
 ``dimension_mismatch``: the same as the HTTP API's ``{"error": {"code": ...}}``) and its ``message``.
