@@ -14,7 +14,15 @@ class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "papers"}]})
 
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    model: str | None = Field(None, max_length=512, description="sentence-transformers name or local path")
+    model: str | None = Field(
+        None,
+        max_length=512,
+        description="sentence-transformers name or local path; omitted: the default model; null: no model "
+        "(every document brings its own 'vector' of 'dimension' values)",
+    )
+    dimension: int | None = Field(
+        None, ge=1, le=65_536, description="vector length: required with model null, else checked against the model"
+    )
     index_kind: str | None = Field(
         None, description="exact | faiss_hnsw | faiss_ivf | hnswlib; default by size"
     )
@@ -37,7 +45,7 @@ class CollectionCreate(BaseModel):
 class CollectionOut(BaseModel):
     name: str
     modality: str
-    model: str
+    model: str | None  # null: a bring-your-own-vector collection
     dimension: int
     model_version: str
     index_kind: str

@@ -56,17 +56,20 @@ def collections_create(
     params: Annotated[str | None, typer.Option(help="index parameters as JSON, e.g. '{\"M\": 32}'")] = None,
     chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
     backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
+    no_model: Annotated[bool, typer.Option("--no-model", help="documents bring their own vectors")] = False,
+    dimension: Annotated[int | None, typer.Option(help="vector length (required with --no-model)")] = None,
 ) -> None:
     """Create a collection."""
     engine = open_engine()
     index_params = json_option(params, "--params")
     info = run(
         lambda: engine.create_collection(
-            name, model=model, index_kind=index, index_params=index_params, chunking=chunking, backend=backend
+            name, model=model, index_kind=index, index_params=index_params, chunking=chunking, backend=backend,
+            dimension=dimension, vectors_only=no_model,
         )
     )
     console.print(
-        f"created {info.name}: model={info.model} dim={info.dimension} index={info.index_kind} "
+        f"created {info.name}: model={info.model or '(none)'} dim={info.dimension} index={info.index_kind} "
         f"backend={info.options.get('backend', 'torch')}"
     )
 
@@ -78,7 +81,7 @@ def collections_list() -> None:
     table = Table("name", "documents", "chunks", "model", "dim", "index")
     for info in engine.list_collections():
         table.add_row(
-            info.name, str(info.documents), str(info.chunks), info.model, str(info.dimension), info.index_kind
+            info.name, str(info.documents), str(info.chunks), info.model or "-", str(info.dimension), info.index_kind
         )
     console.print(table)
 

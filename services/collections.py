@@ -8,11 +8,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.errors import BackendUnsupported, CollectionExists, EmbedderMismatch, InvalidInput
+from core.errors import BackendUnsupported, CollectionExists, DimensionMismatch, EmbedderMismatch, InvalidInput
 from index.registry import INDEX_KINDS, check_index_params
 from ingest.chunking import DEFAULT_CHUNKING, check_chunking, require_chunking
 from ingest.clip import load_image_embedder
 from ingest.embedders import INTERCHANGEABLE, Embedder, check_backend, require_backend
+from ingest.provided import NO_MODEL, ProvidedVectors, check_dimension
 from services.context import ServiceContext
 from services.writes import drop_derived
 from store import repositories as repo
@@ -26,7 +27,7 @@ MODALITIES = ("text", "image", "multimodal")  # image and multimodal collections
 class CollectionInfo:
     name: str
     modality: str
-    model: str
+    model: str | None  # None: a bring-your-own-vector collection
     dimension: int
     model_version: str
     index_kind: str
@@ -48,18 +49,32 @@ def create_collection(
     exist_ok: bool = False,
     chunking: str | None = None,
     backend: str | None = None,
+    dimension: int | None = None,
+    vectors_only: bool = False,
 ) -> CollectionInfo:
-    """Create collection ``name``; with ``exist_ok``, return the existing one if it agrees with the request."""
+    """Create collection ``name``; with ``exist_ok``, return the existing one if it agrees with the request.
+
+    ``vectors_only``: no model, every document brings its own vector of ``dimension`` values
+    (ingest/provided.py). Otherwise ``dimension``, when given, must be the model's.
+    """
     kind = index_kind or ctx.settings.index_kind
     _check_new(name, modality, kind, chunking)
+    _check_vectors_only(vectors_only, model, modality, dimension)
     params = _checked_params(kind, index_params or ctx.settings.index_params, from_settings=not index_params)
     with ctx.sessions.begin() as session:
         existing = repo.find_collection(session, name)
         if existing is not None:
-            _check_existing(existing, exist_ok, model, chunking)
+            _check_existing(existing, exist_ok, NO_MODEL if vectors_only else model, chunking)
+            _check_dimension(existing.name, existing.embedder_dim, dimension)
             require_backend(existing.name, existing.options, backend)
             return collection_info_of(ctx, session, existing)
-        backend, embedder = _new_embedder(ctx, modality, model, backend)
+        if vectors_only:
+            backend = _backend_for_new(ctx, modality, backend)
+            embedder: Embedder = ProvidedVectors(name, check_dimension(dimension))
+            chunking = "truncate"  # one chunk per document: the caller's vector is the document's
+        else:
+            backend, embedder = _new_embedder(ctx, modality, model, backend)
+            _check_dimension(name, embedder.dim, dimension)
         collection = Collection(
             name=name,
             modality=modality,
@@ -94,6 +109,23 @@ def _checked_params(kind: str | None, params: Any, from_settings: bool) -> dict[
         if from_settings:
             raise InvalidInput(f"LATENTSPACE_INDEX_PARAMS: {exc.message}") from None
         raise
+
+
+def _check_vectors_only(vectors_only: bool, model: str | None, modality: str, dimension: int | None) -> None:
+    if not vectors_only:
+        return
+    if model is not None:
+        raise InvalidInput("a collection without a model cannot also name a model")
+    if modality != "text":
+        raise InvalidInput("only text collections may come without a model")
+    if dimension is None:
+        raise InvalidInput("a collection without a model needs its 'dimension' (the length of its vectors)")
+    check_dimension(dimension)
+
+
+def _check_dimension(name: str, actual: int, dimension: int | None) -> None:
+    if dimension is not None and check_dimension(dimension) != actual:
+        raise DimensionMismatch(f"collection {name!r} has {actual}-d vectors, not {dimension}")
 
 
 def _check_existing(existing: Collection, exist_ok: bool, model: str | None, chunking: str | None) -> None:
@@ -159,7 +191,7 @@ def collection_info_of(ctx: ServiceContext, session: Session, collection: Collec
     return CollectionInfo(
         name=collection.name,
         modality=collection.modality,
-        model=collection.embedder_name,
+        model=collection.embedder_name if collection.embedder_name != NO_MODEL else None,
         dimension=collection.embedder_dim,
         model_version=collection.embedder_version,
         index_kind=loaded.kind if loaded else ctx.vectors.kind_for(collection, chunks),

@@ -17,6 +17,7 @@ from core.errors import EmbedderMismatch
 from core.settings import Settings
 from core.writelock import WriteLock
 from ingest.embedders import Embedder, EmbedderCache, collection_backend
+from ingest.provided import NO_MODEL, ProvidedVectors
 from services.hitcache import HitCache
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
@@ -50,6 +51,8 @@ class ServiceContext:
         return self.hits.value(("collection", name), lambda: self.collection(name))
 
     def embedder_for(self, collection: Collection) -> Embedder:
+        if collection.embedder_name == NO_MODEL:  # bring-your-own-vector collection (ingest/provided.py)
+            return ProvidedVectors(collection.name, collection.embedder_dim)
         embedder = self.embedders.get(collection.embedder_name, collection_backend(collection.options))
         if embedder.dim != collection.embedder_dim:
             raise EmbedderMismatch(

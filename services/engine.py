@@ -128,9 +128,13 @@ class Engine:
         exist_ok: bool = False,
         chunking: str | None = None,
         backend: str | None = None,
+        dimension: int | None = None,
+        vectors_only: bool = False,
     ) -> CollectionInfo:
+        """``vectors_only``: no model, documents bring their own vectors of ``dimension`` values."""
         return collections.create_collection(
-            self.context, name, model, index_kind, index_params, modality, exist_ok, chunking, backend
+            self.context, name, model, index_kind, index_params, modality, exist_ok, chunking, backend,
+            dimension, vectors_only,
         )
 
     def list_collections(self) -> list[CollectionInfo]:

@@ -23,6 +23,7 @@ from ingest import pipeline
 from ingest.chunking import collection_chunking
 from ingest.embedders import Embedder
 from ingest.pipeline import IndexDelta, IngestReport, PreparedDocument
+from ingest.provided import NO_MODEL
 from ingest.readers import RowError, SourceDocument
 from services.context import ServiceContext
 from services.documents import delete_document
@@ -50,6 +51,8 @@ def ingest(
     """
     collection = ctx.collection(name)
     embedder = ctx.embedder_for(collection)
+    if isinstance(stream, list):  # a whole request: refuse it before any batch is written
+        check_vectors(stream, vectors or {}, embedder)
     stream = within_size_limit(stream, ctx.settings.max_document_chars)
     with ctx.write_lock:
         run = IngestRun(ctx, collection, embedder, ctx.vectors.get(collection))
@@ -91,6 +94,8 @@ class IngestRun:
                 continue
             if vectors and item.external_id in vectors:
                 pipeline.normalise(vectors[item.external_id], self.embedder.dim)
+            elif self.embedder.name == NO_MODEL:
+                self.embedder.embed_documents([item.text])  # raises: this collection needs every vector
             kept.append(item)
         return kept
 
@@ -141,6 +146,17 @@ class IngestRun:
             except LatentspaceError as exc:
                 self.report.failed += 1
                 self.report.errors.append(f"{item.source.external_id}: {exc.message}")
+
+
+def check_vectors(stream: list, vectors: dict[str, np.ndarray], embedder: Embedder) -> None:
+    """Every supplied vector usable, and every document of a collection without a model carrying one."""
+    for item in stream:
+        if not isinstance(item, SourceDocument):
+            continue
+        if item.external_id in vectors:
+            pipeline.normalise(vectors[item.external_id], embedder.dim)
+        elif embedder.name == NO_MODEL:
+            embedder.embed_documents([item.text])  # raises: names the collection and the missing vector
 
 
 def write_new_at_once(

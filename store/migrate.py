@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sysconfig
 from pathlib import Path
 
 from alembic.config import Config
@@ -11,11 +12,19 @@ from core.settings import Settings
 from core.writelock import file_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# An installed wheel has no repository around it: its migrations are the data files that pyproject.toml
+# installs under <prefix>/share/latentspace/ (the repository's own copy wins when it is there).
+INSTALLED = Path(sysconfig.get_path("data")) / "share" / "latentspace"
+
+
+def migrations_root() -> Path:
+    return REPO_ROOT if (REPO_ROOT / "alembic" / "env.py").is_file() else INSTALLED
 
 
 def alembic_config(url: str) -> Config:
-    config = Config(str(REPO_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(REPO_ROOT / "alembic"))
+    root = migrations_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "alembic"))
     # ConfigParser interpolation: a literal % in a password must be doubled.
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

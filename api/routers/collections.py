@@ -22,6 +22,8 @@ def create_collection(body: CollectionCreate, engine: EngineDep) -> CollectionOu
         modality=body.modality,
         chunking=body.chunking,
         backend=body.backend,
+        dimension=body.dimension,
+        vectors_only="model" in body.model_fields_set and body.model is None,  # explicit null, not omitted
     )
     return CollectionOut(**asdict(info))
 
