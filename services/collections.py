@@ -15,6 +15,7 @@ from ingest.clip import load_image_embedder
 from ingest.embedders import Embedder, check_backend, require_backend
 from services.context import ServiceContext
 from services.writes import drop_derived
+from store import changelog
 from store import repositories as repo
 from store.models import Collection
 
@@ -135,6 +136,7 @@ def delete_collection(ctx: ServiceContext, name: str) -> None:
         collection = repo.get_collection(session, name)
         collection_id = collection.id
         session.delete(collection)
+        changelog.record_reset(session, collection_id)
     drop_derived(ctx, collection_id)
 
 

@@ -26,7 +26,7 @@ from ingest.pipeline import IndexDelta, IngestReport, PreparedDocument
 from ingest.readers import RowError, SourceDocument
 from services.context import ServiceContext
 from services.documents import delete_document
-from services.writes import apply_delta, save_derived
+from services.writes import apply_delta, log_delta, save_derived
 from store import repositories as repo
 from store import values
 from store.models import Collection
@@ -104,6 +104,7 @@ class IngestRun:
         with self.ctx.sessions() as session:
             with session.begin():
                 self._write(session, batch, delta)
+                log_delta(session, self.collection.id, delta)
         apply_delta(self.ctx, self.collection, self.index, delta)
 
     def _chunked(self, batch: list[PreparedDocument]) -> list[PreparedDocument]:
