@@ -60,11 +60,12 @@ def last_seq(session: Session) -> int:
     return int(session.scalar(select(func.max(ChangeLogEntry.seq))) or 0)
 
 
-def changes_after(session: Session, seq: int, limit: int = 1000) -> list[Change]:
-    """Up to ``limit`` entries with a seq above ``seq``, oldest first."""
-    rows = session.scalars(
-        select(ChangeLogEntry).where(ChangeLogEntry.seq > seq).order_by(ChangeLogEntry.seq).limit(limit)
-    )
+def changes_after(session: Session, seq: int, limit: int = 1000, collection_id: int | None = None) -> list[Change]:
+    """Up to ``limit`` entries with a seq above ``seq`` (of one collection, if given), oldest first."""
+    stmt = select(ChangeLogEntry).where(ChangeLogEntry.seq > seq)
+    if collection_id is not None:
+        stmt = stmt.where(ChangeLogEntry.collection_id == collection_id)
+    rows = session.scalars(stmt.order_by(ChangeLogEntry.seq).limit(limit))
     return [Change(r.seq, r.collection_id, r.op, list(r.added or []), list(r.removed or [])) for r in rows]
 
 
