@@ -88,8 +88,15 @@ class ShardSubset:
                 for ids, payload in self._stored(session, collection, added):
                     index.add(ids, payload)
         if len(added) or len(removed):
-            log.debug("shard %d/%d %s of %r: %d added, %d removed", self.shard, self.shards,
-                      self.label, collection.name, len(added), len(removed))  # type: ignore[attr-defined]
+            log.debug(
+                "shard %d/%d %s of %r: %d added, %d removed",
+                self.shard,
+                self.shards,
+                self.label,
+                collection.name,
+                len(added),
+                len(removed),
+            )  # type: ignore[attr-defined]
         return bool(len(added) or len(removed))
 
     def store_now(self, collection_id: int) -> None:
