@@ -34,8 +34,19 @@ log = logging.getLogger(__name__)
 REPLICA_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def app_name(shard: int, shards: int) -> str:
-    return f"latentspace-shard-{shard}-of-{shards}"
+def app_name(shards: int) -> str:
+    return f"latentspace-shards-{shards}"
+
+
+class ShardDirectory:
+    """The application's ingress deployment: it only holds the shards' handles, so that one ``serve.run``
+    starts all S shard deployments at once (Serve applications have one ingress each)."""
+
+    def __init__(self, *shards: Any) -> None:
+        self.shards = shards
+
+    def count(self) -> int:
+        return len(self.shards)
 
 
 class ShardReplica:
@@ -97,10 +108,11 @@ def connect(address: str, num_cpus: int | None = None, object_store_mb: int | No
 def deploy_shards(settings: Settings, shards: int, replicas: int) -> RayShardPool:
     """Run (or update) the S shard applications with R replicas each; a pool over their handles."""
     serve.start(proxy_location="Disabled")
-    deployment = serve.deployment(ShardReplica)
+    replica = serve.deployment(ShardReplica)
     payload = settings.model_dump(mode="json")
+    bound = []
     for shard in range(shards):
-        options = deployment.options(
+        options = replica.options(
             name=f"shard-{shard}",
             num_replicas=replicas,
             ray_actor_options={"num_cpus": settings.cluster_replica_cpus, "runtime_env": {"env_vars": REPLICA_ENV}},
@@ -108,7 +120,9 @@ def deploy_shards(settings: Settings, shards: int, replicas: int) -> RayShardPoo
             health_check_timeout_s=30,
             max_ongoing_requests=8,
         )
-        serve.run(options.bind(payload, shard, shards), name=app_name(shard, shards), route_prefix=None)
+        bound.append(options.bind(payload, shard, shards))
+    directory = serve.deployment(ShardDirectory).options(name="directory", ray_actor_options={"num_cpus": 0})
+    serve.run(directory.bind(*bound), name=app_name(shards), route_prefix=None)
     return RayShardPool(shards, settings.cluster_shard_timeout)
 
 
@@ -117,7 +131,7 @@ class RayShardPool:
 
     def __init__(self, shards: int, timeout: float) -> None:
         self.shards, self.timeout = shards, timeout
-        self.handles = [serve.get_app_handle(app_name(shard, shards)) for shard in range(shards)]
+        self.handles = [serve.get_deployment_handle(f"shard-{shard}", app_name(shards)) for shard in range(shards)]
 
     def ask(self, method: str, args: Sequence[tuple]) -> list[Any]:
         calls = zip(self.handles, args, strict=True)
@@ -144,5 +158,4 @@ class RayShardPool:
 
 
 def undeploy(shards: int) -> None:
-    for shard in range(shards):
-        serve.delete(app_name(shard, shards))
+    serve.delete(app_name(shards))

@@ -34,6 +34,7 @@ from services.search.types import SearchRequest, SearchResult
 from services.sync.lexical import LexicalIndexes
 from services.sync.vectors import VectorIndexes
 from store import changelog
+from store import repositories as repo
 from store.models import Collection
 
 
@@ -49,8 +50,9 @@ def require_postgres(settings: Settings, what: str) -> None:
 class ShardedIndex:
     """The VectorIndex face of a collection spread over the shards (search and len; writes go via the log)."""
 
-    def __init__(self, fanout: Fanout, collection: Collection, kind: str) -> None:
-        self.fanout, self.collection_id, self.dim, self.kind = fanout, collection.id, collection.embedder_dim, kind
+    def __init__(self, fanout: Fanout, sessions: sessionmaker[Session], collection: Collection, kind: str) -> None:
+        self.fanout, self.sessions = fanout, sessions
+        self.collection_id, self.dim, self.kind = collection.id, collection.embedder_dim, kind
 
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> tuple:
         queries = np.asarray(queries, dtype=np.float32)
@@ -65,8 +67,9 @@ class ShardedIndex:
         return merge_top_k([(ids, scores) for _shard, (ids, scores, _seq) in answers], k)
 
     def __len__(self) -> int:
-        answers = self.fanout.gather("size", [(self.collection_id,)] * self.fanout.shards)
-        return sum(count for _shard, (count, _seq) in answers)
+        """The stored chunk count (what the shards converge to): one SQL count instead of a fan-out round."""
+        with self.sessions() as session:
+            return repo.collection_counts(session, self.collection_id)[1]
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """The write is in the change log already; have the shards read it now rather than at their next tick."""
@@ -87,7 +90,7 @@ class ShardedVectorIndexes(VectorIndexes):
     def get(self, collection: Collection) -> Any:
         if self._layouts.get(collection.id) != self.fanout.shards:
             self._check_layout(collection)
-        return ShardedIndex(self.fanout, collection, collection.index_kind or "sharded")
+        return ShardedIndex(self.fanout, self._sessions, collection, collection.index_kind or "sharded")
 
     def _check_layout(self, collection: Collection) -> None:
         """Record the collection's shard count on first use; refuse to serve it with another one."""
