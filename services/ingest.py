@@ -96,10 +96,18 @@ class IngestRun:
 
     def write_batch(self, batch: list[PreparedDocument]) -> None:
         """Classify, chunk, embed and write one batch in one transaction, then update the derived state."""
+        batch = self.classify_and_chunk(batch)
+        self.report.chunks_embedded += pipeline.embed_chunks(batch, self.embedder)
+        self.write_embedded(batch)
+
+    def classify_and_chunk(self, batch: list[PreparedDocument]) -> list[PreparedDocument]:
+        """The stages before embedding; the documents that can go on (unchunkable ones are counted failed)."""
         with self.ctx.sessions() as session:
             pipeline.classify(session, self.collection, batch)
-        batch = self._chunked(batch)
-        self.report.chunks_embedded += pipeline.embed_chunks(batch, self.embedder)
+        return self._chunked(batch)
+
+    def write_embedded(self, batch: list[PreparedDocument]) -> None:
+        """Write an embedded batch in one transaction (with its change-log entry), then the derived state."""
         delta = IndexDelta()
         with self.ctx.sessions() as session:
             with session.begin():

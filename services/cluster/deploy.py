@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 
 try:
-    import ray
     from ray import serve
     from ray.exceptions import RayTaskError
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -89,20 +88,6 @@ class ShardReplica:
 
     def status(self) -> dict[str, Any]:
         return {**self.server.status(), "pid": os.getpid()}
-
-
-def connect(address: str, num_cpus: int | None = None, object_store_mb: int | None = None) -> None:
-    """Join a Ray cluster (``auto`` or an address) or, for ``local``, start one in this process."""
-    if ray.is_initialized():
-        return
-    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
-    if address == "local":
-        kwargs["num_cpus"] = num_cpus
-        if object_store_mb:
-            kwargs["object_store_memory"] = object_store_mb * 1024 * 1024
-    else:
-        kwargs["address"] = address
-    ray.init(**kwargs)
 
 
 def deploy_shards(settings: Settings, shards: int, replicas: int) -> RayShardPool:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from core.errors import InvalidInput
 from core.settings import Settings
 from services.cluster.ingress import ClusterEngine, require_postgres
+from services.context import ServiceContext
 from store import changelog
 from store import repositories as repo
 from store.migrate import upgrade_data_dir
@@ -34,7 +38,9 @@ def open_cluster_engine(settings: Settings, address: str, shards: int, replicas:
     check_sizes(shards, replicas)
     deploy = ray_deploy()
     upgrade_data_dir(settings)
-    deploy.connect(address)
+    from services.cluster.raylink import connect
+
+    connect(address)
     pool = deploy.deploy_shards(settings, shards, replicas)
     return ClusterEngine(settings, pool)
 
@@ -54,3 +60,35 @@ def reshard(settings: Settings, name: str, shards: int) -> int:
             return previous or 0
     finally:
         db.dispose()
+
+
+def check_ray_ingest(settings: Settings, address: str | None, workers: int | None) -> None:
+    """Refuse what ``ingest --ray`` cannot do before anything is read."""
+    if address is None:
+        if workers is not None:
+            raise InvalidInput("--workers needs --ray (see docs/SCALING.md)")
+        return
+    if workers is not None and not 1 <= workers <= 256:
+        raise InvalidInput(f"--workers must be between 1 and 256, not {workers}")
+    if (workers or 1) > 1:
+        require_postgres(settings, f"ingest --ray with --workers {workers}")
+    try:
+        from services.cluster import ray_ingest  # noqa: F401
+    except ImportError:
+        raise InvalidInput(RAY_EXTRA) from None
+
+
+def ingest_function(local: Callable[..., Any], ctx: ServiceContext, address: str | None, workers: int | None):  # noqa: ANN201
+    """``local`` (Engine.ingest) without ``--ray``; with it, the same ingest embedding on ``workers`` Ray actors
+    (services/cluster/ray_ingest.py), Ray joined on the first call."""
+    if address is None:
+        return local
+
+    def on_ray(name: str, stream: Any, on_progress: Any = None) -> Any:
+        from services.cluster.ray_ingest import ingest_on_ray
+        from services.cluster.raylink import connect
+
+        connect(address)
+        return ingest_on_ray(ctx, name, stream, workers or 1, on_progress)
+
+    return on_ray

@@ -29,7 +29,7 @@ from tests.conftest import make_engine, reset_postgres  # noqa: E402
 
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres, pytest.mark.slow]
 SHARDS, FOLLOW = 3, 0.3
-ANN_N, DIM = 1500, 384
+ANN_N, DIM = 1000, 384
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def cluster(pg_url: str, tmp_path_factory: pytest.TempPathFactory, embedders):  
     )
     engine = make_engine(settings, embedders)
     engine.create_collection("docs", index_kind="exact")
-    engine.ingest("docs", [SourceDocument(i, t, None, m) for i, t, m in corpus(240, seed=1)])
+    engine.ingest("docs", [SourceDocument(i, t, None, m) for i, t, m in corpus(150, seed=1)])
     engine.create_collection("ann", index_kind="hnswlib", index_params={"M": 8, "ef_construction": 40, "ef_search": 20})
     vectors = unit_vectors(ANN_N, DIM, seed=3)
     engine.ingest(
@@ -126,6 +126,51 @@ def test_bad_input_keeps_its_answers_through_the_ray_ingress(cluster) -> None:  
         body = client.post("/v1/collections/docs/search", json={"query": "comet", "k": 3}).json()
         assert body["shards"] == {"answered": SHARDS, "total": SHARDS} and body["partial"] is False
         assert isinstance(body["index_seq"], int) and len(body["hits"]) == 3
+
+
+def _stored(engine, name: str) -> dict[str, list[tuple[str, np.ndarray]]]:  # noqa: ANN001
+    """Each document's chunks (text, vector) as stored."""
+    from sqlalchemy import select
+
+    from store.models import Chunk, Document
+
+    with engine.sessions() as session:
+        cid = engine.context.collection(name).id
+        rows = session.execute(
+            select(Document.external_id, Chunk.ordinal, Chunk.text, Chunk.embedding)
+            .join(Chunk, Chunk.document_id == Document.id)
+            .where(Document.collection_id == cid)
+            .order_by(Document.external_id, Chunk.ordinal)
+        ).all()
+    stored: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for external_id, _ordinal, text, blob in rows:
+        stored.setdefault(external_id, []).append((text, np.frombuffer(blob, dtype=np.float32)))
+    return stored
+
+
+def test_ray_ingest_with_two_workers_stores_what_local_ingest_stores(cluster) -> None:  # noqa: ANN001
+    from core.errors import UnreadableFile
+    from services.cluster.ray_ingest import ingest_on_ray
+
+    _settings, engine, _sharded, _pool, _vectors = cluster
+    long_text = " ".join(f"Sentence {i} about comets, glaciers and the immune system." for i in range(60))
+    items = [SourceDocument(i, t, None, m) for i, t, m in corpus(60, seed=5)]
+    items += [SourceDocument("long", long_text, None, {}), UnreadableFile("broken.pdf: not a PDF")]
+    items += [SourceDocument("d3", "a later version of d3 in the same run", None, {})]  # a repeated id
+    for name in ("local", "onray"):
+        engine.create_collection(name)
+    local = engine.ingest("local", items)
+    progress: list[int] = []
+    remote = ingest_on_ray(engine.context, "onray", items, workers=2, on_progress=progress.append, window_docs=64)
+    assert (remote.added, remote.updated, remote.failed) == (local.added, local.updated, local.failed)
+    assert remote.chunks_embedded == local.chunks_embedded and sum(progress) == len(items)
+    expected, got = _stored(engine, "local"), _stored(engine, "onray")
+    assert sorted(got) == sorted(expected) and len(expected["long"]) > 1
+    for external_id, chunks in expected.items():
+        assert [t for t, _ in got[external_id]] == [t for t, _ in chunks]
+        np.testing.assert_allclose(
+            np.vstack([v for _, v in got[external_id]]), np.vstack([v for _, v in chunks]), atol=1e-5
+        )
 
 
 def test_a_killed_replica_without_its_files_gives_503_or_partial_then_the_same_answers(cluster) -> None:  # noqa: ANN001
