@@ -57,11 +57,9 @@ def ingest(
     missing = [str(p) for p in file_args if not p.exists()]
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
-    from services.cluster.start import check_ray_ingest, ingest_function
-
-    run(lambda: check_ray_ingest(get_settings(), ray, workers))
+    _check_ray(ray, workers)
     engine = open_engine()
-    ingest_documents = ingest_function(engine.ingest, engine.context, ray, workers)
+    ingest_documents = _ingest_function(engine, ray, workers)
     new = (modality, model, index, chunking, backend)
     files, images = run(lambda: plan_files(engine, collection, file_args, (include, exclude), new, "-" in paths))
     seen: set[str] = set()
@@ -78,6 +76,20 @@ def ingest(
     _summary(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _check_ray(ray: str | None, workers: int | None) -> None:
+    """Refuse ``--ray``/``--workers`` combinations that cannot run (issue 13) before anything is read."""
+    from services.cluster.start import check_ray_ingest
+
+    run(lambda: check_ray_ingest(get_settings(), ray, workers))
+
+
+def _ingest_function(engine: Engine, ray: str | None, workers: int | None):  # noqa: ANN202
+    """``engine.ingest``, or with ``--ray`` the same ingest embedding on a Ray Data actor pool."""
+    from services.cluster.start import ingest_function
+
+    return ingest_function(engine.ingest, engine.context, ray, workers)
 
 
 def _table_options(text_field: list[str] | None, id_field: str, metadata_field: list[str] | None):  # noqa: ANN202

@@ -87,10 +87,16 @@ class ShardReplica:
         return self.server.seq
 
     def status(self) -> dict[str, Any]:
-        return {**self.server.status(), "pid": os.getpid()}
+        """The shard's seq and sizes, this replica's pid and resident memory (MB, from /proc)."""
+        rss = 0.0
+        with open(f"/proc/{os.getpid()}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1]) / 1024
+        return {**self.server.status(), "pid": os.getpid(), "rss_mb": round(rss, 1)}
 
 
-def deploy_shards(settings: Settings, shards: int, replicas: int) -> RayShardPool:
+def deploy_shards(settings: Settings, shards: int, replicas: int, name: str | None = None) -> RayShardPool:
     """Run (or update) the S shard applications with R replicas each; a pool over their handles."""
     serve.start(proxy_location="Disabled")
     replica = serve.deployment(ShardReplica)
@@ -107,16 +113,16 @@ def deploy_shards(settings: Settings, shards: int, replicas: int) -> RayShardPoo
         )
         bound.append(options.bind(payload, shard, shards))
     directory = serve.deployment(ShardDirectory).options(name="directory", ray_actor_options={"num_cpus": 0})
-    serve.run(directory.bind(*bound), name=app_name(shards), route_prefix=None)
-    return RayShardPool(shards, settings.cluster_shard_timeout)
+    serve.run(directory.bind(*bound), name=name or app_name(shards), route_prefix=None)
+    return RayShardPool(shards, settings.cluster_shard_timeout, name or app_name(shards))
 
 
 class RayShardPool:
     """The ShardPool protocol (services/cluster/fanout.py) over Serve deployment handles."""
 
-    def __init__(self, shards: int, timeout: float) -> None:
-        self.shards, self.timeout = shards, timeout
-        self.handles = [serve.get_deployment_handle(f"shard-{shard}", app_name(shards)) for shard in range(shards)]
+    def __init__(self, shards: int, timeout: float, app: str) -> None:
+        self.shards, self.timeout, self.app = shards, timeout, app
+        self.handles = [serve.get_deployment_handle(f"shard-{shard}", app) for shard in range(shards)]
 
     def ask(self, method: str, args: Sequence[tuple]) -> list[Any]:
         calls = zip(self.handles, args, strict=True)
@@ -142,5 +148,5 @@ class RayShardPool:
         return self.ask("status", [()] * self.shards)
 
 
-def undeploy(shards: int) -> None:
-    serve.delete(app_name(shards))
+def undeploy(shards: int, name: str | None = None) -> None:
+    serve.delete(name or app_name(shards))
