@@ -54,6 +54,7 @@ class ShardReplica:
     def __init__(self, settings: dict[str, Any], shard: int, shards: int) -> None:
         self.settings = Settings(**settings, _env_file=None)
         self.server = ShardServer(self.settings, shard, shards)
+        self.server.preload()  # Serve routes no request here until this constructor returns
         self._stop = threading.Event()
         self._follower = threading.Thread(
             target=self.server.follow, args=(self._stop, self.settings.cluster_follow_interval), daemon=True

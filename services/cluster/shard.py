@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from core.errors import CollectionNotFound, IndexCorrupt
 from core.saveddir import read_saved_dir, write_saved_dir
@@ -53,6 +54,18 @@ class ShardServer:
             self.seq = changelog.last_seq(session)  # everything loaded from now on is at least this current
 
     # -- loading --------------------------------------------------------------------------------
+    def preload(self) -> int:
+        """Load (or rebuild) this shard's part of every stored collection; how many. A replica does this
+        before it reports ready, so it never answers a search with an index still being built."""
+        with self.sessions() as session:
+            ids = list(session.scalars(select(Collection.id).order_by(Collection.id)))
+        for collection_id in ids:
+            try:
+                self.collection(collection_id)
+            except CollectionNotFound:  # dropped meanwhile
+                continue
+        return len(ids)
+
     def collection(self, collection_id: int) -> Collection:
         """The collection's row, loaded (indexes included) on first use."""
         found = self._collections.get(collection_id)
