@@ -111,13 +111,14 @@ def rounds(systems: dict[str, Any], queries: np.ndarray, truth: np.ndarray, coun
 def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: tuple) -> dict[str, Any]:
     from services.cluster import deploy
     from services.cluster.ingress import ClusterEngine
-    from services.cluster.start import reshard
+    from store import changelog
 
     single, single_nocache, queries, truth = data
     systems = {"single": searcher(single), "single-nocache": searcher(single_nocache)}
     pools = {}
     for shards in args.shards:
-        reshard(settings, "sentences", shards)
+        with single.sessions.begin() as session:  # no reset entry: the other layouts keep serving it
+            changelog.set_shard_layout(session, single.context.collection("sentences").id, shards, reset=False)
         pools[shards] = deploy.deploy_shards(settings, shards, replicas, name=f"bench-s{shards}-r{replicas}")
         systems[f"S={shards} R={replicas}"] = searcher(ClusterEngine(settings, pools[shards], single.embedders))
         systems[f"S={shards} R={replicas}"](queries[0])  # load before the next layout is recorded
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         conn.execute(text("CREATE SCHEMA public"))
     db.dispose()
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    settings = Settings(data_dir=tmp, database_url=args.database_url, cluster_replica_cpus=0.25, _env_file=None)
+    settings = Settings(data_dir=tmp, database_url=args.database_url, cluster_replica_cpus=0.1, _env_file=None)
     texts, base, queries = load(args.data, args.limit)
     queries = queries[: args.queries]
     truth = np.argsort(-(queries @ base.T), axis=1)[:, :10]

@@ -80,11 +80,15 @@ def record_shard_layout(session: Session, collection_id: int, shards: int) -> No
     session.flush()
 
 
-def set_shard_layout(session: Session, collection_id: int, shards: int) -> None:
-    """Record a new shard count (resharding: every shard then rebuilds that collection from SQL)."""
+def set_shard_layout(session: Session, collection_id: int, shards: int, reset: bool = True) -> None:
+    """Record a new shard count (resharding: with ``reset``, running shards drop the collection and rebuild it).
+
+    ``reset=False`` is for a benchmark that serves one collection under several layouts at once on purpose.
+    """
     row = session.get(ShardLayout, collection_id)
     if row is None:
         record_shard_layout(session, collection_id, shards)
     else:
         row.shards = shards
-    record_reset(session, collection_id)
+    if reset:
+        record_reset(session, collection_id)

@@ -123,9 +123,15 @@ class ShardServer:
         with self._lock:
             with self.sessions() as session:
                 changes = self._changes(session, self.seq)
+            reset = {c.collection_id for c in changes if c.op == "reset" and c.collection_id in self._collections}
             for change in changes:
                 self._apply(change)
                 self.seq = change.seq
+            for collection_id in sorted(reset):  # restored or re-analysed: reload now, not inside a search
+                try:
+                    self.collection(collection_id)
+                except CollectionNotFound:  # dropped
+                    continue
             if self._dirty and time.monotonic() - self._saved_at >= self.settings.cluster_save_interval:
                 self.save()
             return self.seq
