@@ -38,6 +38,9 @@ def eval_beir(
     fusion: Annotated[str | None, typer.Option(help="hybrid fusion: rrf | convex")] = None,
     weight: Annotated[float | None, typer.Option(help="convex fusion: dense share in [0, 1]")] = None,
     rrf_k: Annotated[float | None, typer.Option(help="RRF constant")] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="embedding backend of a new collection: torch | onnx | onnx-int8")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="report path stem (writes .json and .md)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the JSON report on stdout")] = False,
 ) -> None:
@@ -56,7 +59,7 @@ def eval_beir(
     name = collection or f"beir-tmp-{uuid.uuid4().hex[:8]}"
     requests = [SearchRequest(query="", k=k, mode=m, fusion=fusion, weight=weight, rrf_k=rrf_k) for m in modes]
     try:
-        ingest, runs = _ingest_and_query(engine, name, dataset, requests)
+        ingest, runs = _ingest_and_query(engine, name, dataset, requests, backend)
     finally:
         if collection is None:
             engine.delete_collection(name)
@@ -65,6 +68,7 @@ def eval_beir(
         "split": split,
         "queries": len(dataset.queries),
         "collection": collection or "(temporary)",
+        "backend": ingest.pop("backend"),
         "k": k,
         "ingest": ingest,
         "runs": runs,
@@ -74,13 +78,13 @@ def eval_beir(
 
 
 def _ingest_and_query(
-    engine: Engine, name: str, dataset: BeirDataset, requests: list[SearchRequest]
+    engine: Engine, name: str, dataset: BeirDataset, requests: list[SearchRequest], backend: str | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Ingest the corpus (unchanged documents are skipped), then run every query set once per mode."""
     from eval.beir import ingest_corpus, run_queries
 
     err_console.print(f"ingesting {dataset.corpus_path} into {name} (unchanged documents are skipped)")
-    ingest = run(lambda: ingest_corpus(engine, name, dataset))
+    ingest = run(lambda: ingest_corpus(engine, name, dataset, backend))
     runs = []
     for request in requests:
         result = run(lambda request=request: run_queries(engine, name, dataset, request))

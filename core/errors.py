@@ -63,6 +63,12 @@ class EmbedderMismatch(InvalidInput):
     code = "embedder_mismatch"
 
 
+class BackendUnsupported(InvalidInput):
+    """The model cannot run with the embedding backend asked for (e.g. int8 for a CLIP)."""
+
+    code = "backend_unsupported"
+
+
 class UnknownIndexKind(InvalidInput):
     code = "unknown_index_kind"
 

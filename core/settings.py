@@ -85,9 +85,12 @@ class Settings(BaseSettings):
     )
     embed_small_batch: int = Field(8, ge=1, description="Batches of at most this many texts count as small.")
     embedding_backend: str = Field(
-        "torch",
+        "onnx-int8",
         pattern="^(torch|onnx|onnx-int8)$",
-        description="How new text collections run their model: torch, onnx (fp32, same vectors) or onnx-int8.",
+        description=(
+            "How new text collections run their model: onnx-int8 (default: fastest, SciFact nDCG within 0.002 of "
+            "torch), onnx (fp32, torch's vectors) or torch."
+        ),
     )
     query_cache_entries: int = Field(
         1024, ge=0, description="Query texts whose vectors each model keeps (LRU; 0 turns the cache off)."

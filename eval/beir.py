@@ -70,14 +70,21 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def ingest_corpus(engine: Engine, collection: str, dataset: BeirDataset) -> dict[str, Any]:
-    """Ingest the corpus (title + text) through the normal path; unchanged documents are not re-embedded."""
+def ingest_corpus(
+    engine: Engine, collection: str, dataset: BeirDataset, backend: str | None = None
+) -> dict[str, Any]:
+    """Ingest the corpus (title + text) through the normal path; unchanged documents are not re-embedded.
+
+    ``backend`` applies to a new collection; an existing one must have been made with the same (or an
+    interchangeable) backend. The report names the backend the collection embeds with.
+    """
     from ingest.readers import TableOptions, read_path
 
-    engine.create_collection(collection, exist_ok=True)
+    engine.create_collection(collection, exist_ok=True, backend=backend)
     table = TableOptions(text_fields=("title", "text"), id_field="_id")
     report = engine.ingest(collection, read_path(dataset.corpus_path, table))
-    return report.as_dict()
+    info = engine.collection_info(collection)
+    return {**report.as_dict(), "backend": info.options.get("backend", "torch")}
 
 
 @dataclass

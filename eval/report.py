@@ -12,7 +12,8 @@ from rich.table import Table
 def runs_table(report: dict[str, Any]) -> Table:
     """One column per run, one row per metric and latency percentile (fits narrow terminals)."""
     runs = report["runs"]
-    table = Table("metric", *(run["mode"] for run in runs), title=report.get("dataset"))
+    title = f"{report.get('dataset')} (backend {report.get('backend', 'torch')})"
+    table = Table("metric", *(run["mode"] for run in runs), title=title)
     for name in runs[0]["metrics"] if runs else []:
         table.add_row(name, *(f"{run['metrics'][name]:.4f}" for run in runs))
     for name in runs[0]["latency_ms"] if runs else []:
@@ -29,7 +30,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"# Evaluation: {report.get('dataset', '')}",
         "",
         f"split `{report.get('split')}`, {report.get('queries')} queries, collection `{report.get('collection')}`, "
-        f"depth k={report.get('k')}",
+        f"backend `{report.get('backend', 'torch')}`, depth k={report.get('k')}",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

@@ -24,7 +24,13 @@ IMAGE_MODEL_SETTING = "LATENTSPACE_IMAGE_MODEL"
 class ModelSource(Protocol):
     """What :func:`load_image_embedder` needs of ingest/embedders.py's EmbedderCache (which imports this module)."""
 
-    def get(self, name: str) -> Embedder: ...
+    def get(self, name: str, backend: str = "torch") -> Embedder: ...
+
+
+class ImageTower(Protocol):
+    """Another runtime for the image tower (ingest/onnx_image.py's OnnxImageTower)."""
+
+    def embed(self, images: list[Image.Image], dim: int) -> np.ndarray: ...
 
 
 @runtime_checkable
@@ -35,10 +41,13 @@ class ImageEmbedder(Embedder, Protocol):
 
 
 class ClipEmbedder:
-    """Wraps a loaded sentence-transformers CLIP; texts and images share the model and its lock."""
+    """Wraps a loaded sentence-transformers CLIP; texts and images share the model and its lock. With an
+    ``image_tower`` (the ``onnx`` backend), images are embedded by it and texts still by torch: a text query
+    is a few tokens, the image tower is where the time goes."""
 
-    def __init__(self, text: SentenceTransformerEmbedder) -> None:
+    def __init__(self, text: SentenceTransformerEmbedder, image_tower: ImageTower | None = None) -> None:
         self._text = text
+        self._image_tower = image_tower
         self.name = text.name
         self.dim = text.dim
         self.version = text.version
@@ -57,6 +66,8 @@ class ClipEmbedder:
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._image_tower is not None:
+            return self._image_tower.embed(images, self.dim)
         with self._text.encode_lock:
             vectors = self._text.model.encode(
                 images,
@@ -68,18 +79,20 @@ class ClipEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def with_image_tower(embedder: SentenceTransformerEmbedder) -> Embedder:
-    """A ClipEmbedder when the loaded model also encodes images; the text embedder unchanged otherwise."""
+def encodes_images(embedder: SentenceTransformerEmbedder) -> bool:
     supports = getattr(embedder.model, "supports", None)
-    if callable(supports) and supports("image"):
-        return ClipEmbedder(embedder)
-    return embedder
+    return callable(supports) and bool(supports("image"))
 
 
-def load_image_embedder(cache: ModelSource, name: str) -> ImageEmbedder:
-    """The CLIP-family model ``name`` from ``cache``, with errors that say how to provide one."""
+def with_image_tower(embedder: SentenceTransformerEmbedder, image_tower: ImageTower | None = None) -> Embedder:
+    """A ClipEmbedder when the loaded model also encodes images; the text embedder unchanged otherwise."""
+    return ClipEmbedder(embedder, image_tower) if encodes_images(embedder) else embedder
+
+
+def load_image_embedder(cache: ModelSource, name: str, backend: str = "torch") -> ImageEmbedder:
+    """The CLIP-family model ``name`` run by ``backend``, from ``cache``, with errors that say how to provide one."""
     try:
-        embedder = cache.get(name)
+        embedder = cache.get(name, backend)
     except ModelUnavailable as exc:
         raise ModelUnavailable(
             f"image model {name!r} could not be loaded: {exc.message.split('. ')[0]}. Models are never "

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from core.errors import EmbedderMismatch, InvalidInput, ModelUnavailable
-from ingest.clip import with_image_tower
+from core.errors import BackendUnsupported, EmbedderMismatch, InvalidInput, ModelUnavailable
+from ingest.clip import encodes_images, with_image_tower
 from ingest.embedder_base import (
     BUNDLED_MINILM_NAMES,
     Embedder,
@@ -61,19 +61,44 @@ class EmbedderCache:
         with self._lock:
             key = (name, backend)
             if key not in self._models:
-                self._text[key] = loaded = self._load(name, backend)
-                self._models[key] = with_image_tower(loaded) if backend == "torch" else loaded
+                self._text[key], self._models[key] = self._load(name, backend)
             return self._models[key]
 
-    def _load(self, name: str, backend: str) -> Any:  # noqa: ANN401
+    def _load(self, name: str, backend: str) -> tuple[Any, Embedder]:
+        """(the text embedder, whose query cache /metrics counts; what callers get, a CLIP's image tower added)."""
         options = {"batch_size": self._batch_size, "threads": self._threads, "query_cache": self._query_cache}
         if backend == "torch":
-            return SentenceTransformerEmbedder(name, **options)
+            text = SentenceTransformerEmbedder(name, **options)
+            return text, with_image_tower(text)
         if self._export_root is None:
             raise ModelUnavailable("the ONNX backends need a directory for their exported models")
         from ingest.onnx_embedder import OnnxEmbedder
 
-        return OnnxEmbedder(name, backend, self._export_root, **options)
+        try:
+            onnx = OnnxEmbedder(name, backend, self._export_root, **options)
+            return onnx, onnx
+        except ModelUnavailable as not_mean_pooling:
+            return self._load_clip(name, backend, options, not_mean_pooling)
+
+    def _load_clip(
+        self, name: str, backend: str, options: dict[str, Any], error: ModelUnavailable
+    ) -> tuple[Any, Embedder]:
+        """A CLIP on an ONNX backend: its image tower in ONNX Runtime (fp32 only), its text tower in torch."""
+        from ingest.onnx_image import OnnxImageTower
+
+        text = SentenceTransformerEmbedder(name, **options)
+        if not encodes_images(text):
+            raise error
+        if backend != "onnx":
+            raise BackendUnsupported(
+                f"a CLIP model runs with the 'torch' or 'onnx' backend, not {backend!r}: the quality of an int8 "
+                "image tower could not be checked here"
+            )
+        tower = OnnxImageTower(
+            text.model, resolve_model_path(name), self._export_root, text.version,  # type: ignore[arg-type]
+            batch_size=self._batch_size, threads=self._threads,
+        )
+        return text, with_image_tower(text, tower)
 
     def query_cache_counts(self) -> tuple[int, int]:
         """(hits, misses) of every loaded model's query-vector cache, for /metrics."""

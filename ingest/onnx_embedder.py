@@ -10,7 +10,6 @@ ingest/embedder_base.py: queries and small batches on ``small_threads`` threads,
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from ingest.embedder_base import (
     resolve_model_path,
     token_length_order,
 )
-from ingest.onnx_export import INPUTS, ensure_export
+from ingest.onnx_export import INPUTS, ensure_export, ort_session
 
 BACKEND_VARIANTS = {"onnx": "fp32", "onnx-int8": "int8"}
 
@@ -75,14 +74,8 @@ class OnnxEmbedder:
         return self._tokenizer
 
     def _session(self, threads: int) -> Any:
-        import onnxruntime as ort
-
-        threads = threads or os.cpu_count() or 1
         if threads not in self._sessions:
-            options = ort.SessionOptions()
-            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._sessions[threads] = ort.InferenceSession(str(self._file), options, providers=["CPUExecutionProvider"])
+            self._sessions[threads] = ort_session(self._file, threads)
         return self._sessions[threads]
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:

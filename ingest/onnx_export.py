@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 from core.errors import IndexCorrupt, ModelUnavailable
 from core.saveddir import read_saved_dir, write_saved_dir
 from core.writelock import file_lock
 
 log = logging.getLogger(__name__)
-VARIANTS = ("fp32", "int8")
+VARIANTS = ("fp32", "int8", "image-fp32")  # image-fp32: a CLIP's image tower (pixels -> projected vector)
 MODEL_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -65,7 +67,20 @@ def _valid(directory: Path) -> bool:
     return (directory / MODEL_FILE).is_file()
 
 
+def ort_session(path: Path, threads: int) -> Any:  # noqa: ANN401
+    """An ONNX Runtime CPU session on ``threads`` intra-op threads (0: every core) that never spins."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads or os.cpu_count() or 1, 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def _export(model_path: str, directory: Path, variant: str) -> None:
+    if variant == "image-fp32":
+        _export_image_tower(model_path, directory / MODEL_FILE)
+        return
     fp32 = directory / ("fp32.onnx" if variant == "int8" else MODEL_FILE)
     _export_fp32(model_path, fp32)
     if variant == "int8":
@@ -101,6 +116,35 @@ def _export_fp32(model_path: str, target: Path) -> None:
         torch.onnx.export(
             LastHiddenState().eval(), args, str(target), input_names=list(INPUTS),
             output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
+
+
+def _export_image_tower(model_path: str, target: Path) -> None:
+    """A sentence-transformers CLIP's image tower: pixel values (as its own processor makes them) -> the
+    projected image embedding, before normalisation (ingest/onnx_image.py normalises, as torch does)."""
+    import torch
+    from PIL import Image
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path, device="cpu")
+    clip = model[0].model.eval()
+
+    class ImageTower(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.clip = clip
+
+        def forward(self, pixel_values):  # noqa: ANN001, ANN202
+            features = self.clip.get_image_features(pixel_values=pixel_values)
+            return getattr(features, "pooler_output", features)
+
+    sample = model.preprocess([Image.new("RGB", (8, 8))])["pixel_values"]
+    axes = {"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*TorchScript-based ONNX export")
+        torch.onnx.export(
+            ImageTower().eval(), (sample,), str(target), input_names=["pixel_values"],
+            output_names=["image_embeds"], dynamic_axes=axes, opset_version=17, dynamo=False,
         )
 
 

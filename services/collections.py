@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.errors import CollectionExists, EmbedderMismatch, InvalidInput
+from core.errors import BackendUnsupported, CollectionExists, EmbedderMismatch, InvalidInput
 from index.registry import INDEX_KINDS, check_index_params
 from ingest.chunking import DEFAULT_CHUNKING, check_chunking, require_chunking
 from ingest.clip import load_image_embedder
-from ingest.embedders import Embedder, check_backend, require_backend
+from ingest.embedders import INTERCHANGEABLE, Embedder, check_backend, require_backend
 from services.context import ServiceContext
 from services.writes import drop_derived
 from store import changelog
@@ -60,8 +60,7 @@ def create_collection(
             _check_existing(existing, exist_ok, model, chunking)
             require_backend(existing.name, existing.options, backend)
             return collection_info_of(ctx, session, existing)
-        backend = _backend_for_new(ctx, modality, backend)
-        embedder = _embedder_for_new(ctx, modality, model, backend)
+        backend, embedder = _new_embedder(ctx, modality, model, backend)
         collection = Collection(
             name=name,
             modality=modality,
@@ -107,17 +106,32 @@ def _check_existing(existing: Collection, exist_ok: bool, model: str | None, chu
 
 
 def _backend_for_new(ctx: ServiceContext, modality: str, backend: str | None) -> str:
-    backend = check_backend(backend or ctx.settings.embedding_backend)
-    if modality != "text" and backend != "torch":
-        raise InvalidInput(f"image collections embed with the torch backend only, not {backend!r}")
+    """The backend of a new collection: the one asked for, else the setting (text) or torch (images)."""
+    if modality == "text":
+        return check_backend(backend or ctx.settings.embedding_backend)
+    backend = check_backend(backend or "torch")
+    if backend not in INTERCHANGEABLE:
+        raise InvalidInput(f"image collections embed with 'torch' or 'onnx' (fp32), not {backend!r}")
     return backend
+
+
+def _new_embedder(ctx: ServiceContext, modality: str, model: str | None, asked: str | None) -> tuple[str, Embedder]:
+    """(backend, embedder) of a new collection. The default backend (not one asked for) falls back to torch for
+    a model it cannot run: a CLIP has no int8 form, and its text tower runs in torch in every backend."""
+    backend = _backend_for_new(ctx, modality, asked)
+    try:
+        return backend, _embedder_for_new(ctx, modality, model, backend)
+    except BackendUnsupported:
+        if asked is not None:
+            raise
+        return "torch", _embedder_for_new(ctx, modality, model, "torch")
 
 
 def _embedder_for_new(ctx: ServiceContext, modality: str, model: str | None, backend: str) -> Embedder:
     if modality == "text":
         return ctx.embedders.get(model or ctx.settings.default_model, backend)
     # image/multimodal: a CLIP-family model, with an error that says how to provide one
-    return load_image_embedder(ctx.embedders, model or ctx.settings.image_model)
+    return load_image_embedder(ctx.embedders, model or ctx.settings.image_model, backend)
 
 
 def list_collections(ctx: ServiceContext) -> list[CollectionInfo]:

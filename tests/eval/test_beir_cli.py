@@ -98,3 +98,15 @@ def test_eval_ann_against_exact_search(env: Path) -> None:
     assert configured.exit_code == 0 and "stemmer='none'" in configured.output
     refused = runner.invoke(app, ["index", "lexical", "--collection", "tiny", "--stopwords", "fr"])
     assert refused.exit_code != 0 and "stopwords" in refused.output
+
+
+def test_eval_beir_per_backend_names_it_and_refuses_a_mismatch(env: Path) -> None:
+    folder = write_beir(env / "tiny")
+    report = eval_json("beir", str(folder), "--k", "5", "--mode", "dense", "--backend", "onnx-int8")
+    assert report["backend"] == "onnx-int8" and report["ingest"]["added"] == 5
+    assert report["runs"][0]["metrics"]["recall@10"] == 1.0
+    assert "backend `onnx-int8`" in (env / "data" / "eval" / "beir-tiny-test.md").read_text()
+    torch_made = eval_json("beir", str(folder), "--collection", "kept", "--k", "5", "--mode", "lexical")
+    assert torch_made["backend"] == "torch"
+    refused = runner.invoke(app, ["eval", "beir", str(folder), "-c", "kept", "--backend", "onnx-int8"])
+    assert refused.exit_code == 1 and "was embedded with backend 'torch'" in refused.output

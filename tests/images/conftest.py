@@ -18,10 +18,10 @@ def clip_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def clip_embedders():
+def clip_embedders(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     from ingest.embedders import EmbedderCache
 
-    return EmbedderCache(batch_size=16)
+    return EmbedderCache(batch_size=16, export_root=tmp_path_factory.mktemp("clip-onnx-exports"))
 
 
 @pytest.fixture
