@@ -44,7 +44,15 @@ class EmbedActor:
         self.embedder = EmbedderCache(batch_size, policy, query_cache=0, export_root=Path(exports)).get(model, backend)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {"row": batch["row"], "vector": self.embedder.embed_documents([str(t) for t in batch["text"]])}
+        """One input row = one ingest batch's texts, embedded in one call as local ingest does (so even
+        batch-dependent backends such as onnx-int8 give the same vectors); one output row per text."""
+        rows, positions, vectors = [], [], []
+        for row, texts in zip(batch["row"], batch["texts"], strict=True):
+            matrix = self.embedder.embed_documents([str(t) for t in texts])
+            rows.append(np.full(len(matrix), int(row), dtype=np.int64))
+            positions.append(np.arange(len(matrix), dtype=np.int64))
+            vectors.append(matrix)
+        return {"row": np.concatenate(rows), "pos": np.concatenate(positions), "vector": np.vstack(vectors)}
 
 
 class RayDataEmbedder:
@@ -67,23 +75,36 @@ class RayDataEmbedder:
         )
         self.cpus, self.batch = settings.cluster_replica_cpus, max(settings.embed_batch_size * 4, 64)
 
-    def embed_documents(self, texts: list[str]) -> np.ndarray:
-        matrix = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return matrix
-        rows = [{"row": n, "text": text} for n, text in enumerate(texts)]
-        blocks = max(min(len(rows) // self.batch, self.workers * 4), 1)
-        data = ray.data.from_items(rows, override_num_blocks=blocks).map_batches(
+    def embed_groups(self, groups: list[list[str]]) -> list[np.ndarray]:
+        """Each group of texts embedded in one model call (one Ray Data job for all groups): float32 matrices."""
+        out = [np.zeros((len(g), self.dim), dtype=np.float32) for g in groups]
+        rows = [{"row": n, "texts": list(g)} for n, g in enumerate(groups) if g]
+        if not rows:
+            return out
+        data = ray.data.from_items(rows, override_num_blocks=min(len(rows), self.workers * 4)).map_batches(
             EmbedActor,
             fn_constructor_args=self.actor_args,
             compute=ActorPoolStrategy(size=self.workers),
-            batch_size=self.batch,
+            batch_size=1,
             num_cpus=self.cpus,
             batch_format="numpy",
         )
         for part in data.iter_batches(batch_format="numpy", batch_size=None):
-            matrix[np.asarray(part["row"], dtype=np.int64)] = np.asarray(part["vector"], dtype=np.float32)
-        return matrix
+            for row, pos, vector in zip(part["row"], part["pos"], part["vector"], strict=True):
+                out[int(row)][int(pos)] = vector
+        return out
+
+
+class Precomputed:
+    """The Embedder face pipeline.embed_chunks calls, answering with vectors computed on the actors."""
+
+    def __init__(self, matrix: np.ndarray, dim: int) -> None:
+        self.matrix, self.dim = matrix, dim
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if len(texts) != len(self.matrix):
+            raise RuntimeError(f"{len(texts)} texts but {len(self.matrix)} vectors came back")
+        return self.matrix
 
 
 def windows(batches: Iterable[list[Item]], limit: int) -> Iterator[list[list[Item]]]:
@@ -129,9 +150,10 @@ def _embed_window(run: IngestRun, window: list[list[Item]], remote: Any, on_prog
     for batch in window:
         docs = run.valid_documents(batch, None)
         prepared.append((len(batch), run.classify_and_chunk(pipeline.prepare(docs))))
-    everything = [item for _count, items in prepared for item in items]
-    run.report.chunks_embedded += pipeline.embed_chunks(everything, remote)
-    for count, items in prepared:
+    groups = [[c.text for item in items if item.vector is None for c in item.chunks] for _n, items in prepared]
+    matrices = remote.embed_groups(groups)
+    for (count, items), matrix in zip(prepared, matrices, strict=True):
+        run.report.chunks_embedded += pipeline.embed_chunks(items, Precomputed(matrix, remote.dim))
         run.write_embedded(items)
         if on_progress:
             on_progress(count)

@@ -157,8 +157,8 @@ def test_ray_ingest_with_two_workers_stores_what_local_ingest_stores(cluster) ->
     items = [SourceDocument(i, t, None, m) for i, t, m in corpus(60, seed=5)]
     items += [SourceDocument("long", long_text, None, {}), UnreadableFile("broken.pdf: not a PDF")]
     items += [SourceDocument("d3", "a later version of d3 in the same run", None, {})]  # a repeated id
-    for name in ("local", "onray"):
-        engine.create_collection(name)
+    for name in ("local", "onray"):  # torch: onnx-int8 vectors depend on the batch size, which the session's
+        engine.create_collection(name, backend="torch")  # shared test model sets apart from the settings
     local = engine.ingest("local", items)
     progress: list[int] = []
     remote = ingest_on_ray(engine.context, "onray", items, workers=2, on_progress=progress.append, window_docs=64)
