@@ -13,7 +13,12 @@ COPY index ./index
 COPY api ./api
 COPY eval ./eval
 COPY latent ./latent
-RUN pip install --no-cache-dir . && useradd --uid 10001 --create-home latentspace \
+COPY services ./services
+COPY cli ./cli
+COPY bench ./bench
+# "[cluster]" adds Ray for the compose profile `cluster` (issue 13, docs/SCALING.md)
+ARG LATENTSPACE_EXTRAS=""
+RUN pip install --no-cache-dir ".${LATENTSPACE_EXTRAS}" && useradd --uid 10001 --create-home latentspace \
     && mkdir -p /data && chown latentspace /data
 USER latentspace
 VOLUME ["/data"]

@@ -3,6 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 LS     := $(VENV)/bin/latentspace
 STAMP  := $(VENV)/.installed
+CLUSTER_STAMP := $(VENV)/.installed-cluster
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
@@ -17,6 +18,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The tests also run the cluster tests (issue 13), which need the optional Ray extra; `make run` does not.
+$(CLUSTER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,cluster]"
+	touch $(CLUSTER_STAMP)
+
 migrate: setup
 	$(LS) db upgrade
 
@@ -30,7 +36,7 @@ run: migrate
 	@echo ""
 	$(LS) serve --host 127.0.0.1 --port 8000
 
-test: migrate
+test: migrate $(CLUSTER_STAMP)
 	$(PY) -m pytest -q
 
 lint: setup

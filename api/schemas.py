@@ -144,6 +144,9 @@ class SearchIn(BaseModel):
     rrf_k: float | None = Field(None, ge=0.0, allow_inf_nan=False, description="reciprocal rank fusion constant")
     explain: bool = Field(False, description="return each hit's per-signal ranks and scores")
     diversity: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False, description="MMR diversification; 0 = off")
+    allow_partial: bool = Field(
+        False, description="cluster mode: when a shard is down, answer from the others (partial: true) instead of 503"
+    )
 
 
 class HitOut(BaseModel):
@@ -159,7 +162,16 @@ class HitOut(BaseModel):
     explain: dict[str, Any] | None = None
 
 
+class ShardsOut(BaseModel):
+    answered: int
+    total: int
+
+
 class SearchOut(BaseModel):
     hits: list[HitOut]
     mode: str
     took_ms: float
+    # cluster mode only (issue 13; left out of single-process answers)
+    index_seq: int | None = Field(None, description="cluster: the change-log seq every answering shard had reached")
+    shards: ShardsOut | None = None
+    partial: bool | None = Field(None, description="cluster: true when some shard did not answer")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from cli.common import BACKEND_HELP, CHUNKING_HELP, console, err_console, fail, open_engine, run
 from core.errors import LatentspaceError, UnreadableFile
+from core.settings import get_settings
 
 if TYPE_CHECKING:  # the CLI starts fast: Pillow, the pipeline and the Engine load only when a command runs
     from rich.progress import TaskID
@@ -43,6 +44,10 @@ def ingest(
     ] = None,
     chunking: Annotated[str | None, typer.Option(help=CHUNKING_HELP)] = None,
     backend: Annotated[str | None, typer.Option(help=BACKEND_HELP)] = None,
+    ray: Annotated[
+        str | None, typer.Option("--ray", help="embed on a Ray Data actor pool: local | auto | address")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="with --ray: embedding actors (several need PostgreSQL)")] = None,
 ) -> None:
     """Ingest documents (.txt .md .html .pdf .jsonl .csv/.tsv) and images (.jpg .png .webp .gif .bmp)."""
     table = _table_options(text_field, id_field, metadata_field)
@@ -52,7 +57,9 @@ def ingest(
     missing = [str(p) for p in file_args if not p.exists()]
     if missing:
         raise fail(f"no such file or directory: {', '.join(missing)}")
+    _check_ray(ray, workers)
     engine = open_engine()
+    ingest_documents = _ingest_function(engine, ray, workers)
     new = (modality, model, index, chunking, backend)
     files, images = run(lambda: plan_files(engine, collection, file_args, (include, exclude), new, "-" in paths))
     seen: set[str] = set()
@@ -60,9 +67,7 @@ def ingest(
         files_task = progress.add_task("files", total=len(files) + len(images) + (1 if "-" in paths else 0))
         docs_task = progress.add_task("documents", total=None)
         stream = _documents(files, "-" in paths, stdin_format, table, seen, progress, files_task)
-        report = run(
-            lambda: engine.ingest(collection, stream, on_progress=lambda n: progress.advance(docs_task, n))
-        )
+        report = run(lambda: ingest_documents(collection, stream, on_progress=lambda n: progress.advance(docs_task, n)))
         if images:
             image_report = run(lambda: ingest_image_files(engine, collection, images, seen, progress, files_task))
             report = merge_reports(report, image_report)
@@ -71,6 +76,20 @@ def ingest(
     _summary(report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _check_ray(ray: str | None, workers: int | None) -> None:
+    """Refuse ``--ray``/``--workers`` combinations that cannot run (issue 13) before anything is read."""
+    from services.cluster.start import check_ray_ingest
+
+    run(lambda: check_ray_ingest(get_settings(), ray, workers))
+
+
+def _ingest_function(engine: Engine, ray: str | None, workers: int | None):  # noqa: ANN202
+    """``engine.ingest``, or with ``--ray`` the same ingest embedding on a Ray Data actor pool."""
+    from services.cluster.start import ingest_function
+
+    return ingest_function(engine.ingest, engine.context, ray, workers)
 
 
 def _table_options(text_field: list[str] | None, id_field: str, metadata_field: list[str] | None):  # noqa: ANN202

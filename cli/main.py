@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cli.cluster import RAY_HELP, cluster_app, cluster_engine
 from cli.common import BACKEND_HELP, CHUNKING_HELP, console, json_option, migrate, open_engine, run
 from cli.evaluate import eval_app
 from cli.evaluate_images import eval_images
@@ -34,6 +35,7 @@ app.add_typer(eval_app, name="eval")
 index_app.command("lexical")(index_lexical)
 app.add_typer(keys_app, name="keys")
 app.add_typer(snapshot_app, name="snapshot")
+app.add_typer(cluster_app, name="cluster")
 app.command()(ingest)
 register_recsys(app, eval_app)  # also `eval recsys`
 register_latent(app, eval_app)  # also `eval topics`
@@ -146,13 +148,16 @@ def search(
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help=RAY_HELP)] = None,
+    shards: Annotated[int, typer.Option(help="with --ray: search shards (a collection's chunks split by id)")] = 1,
+    replicas: Annotated[int, typer.Option(help="with --ray: replicas of every shard (throughput)")] = 1,
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API (with --ray: searches fan out to shards on Ray Serve, docs/SCALING.md)."""
     import uvicorn
 
     from api.app import create_app
 
-    engine = open_engine()
+    engine = cluster_engine(ray, shards, replicas) or open_engine()
     settings = engine.settings
     host, port = host or settings.host, port or settings.port
     console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")

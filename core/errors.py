@@ -24,6 +24,7 @@ LatentspaceError (500 internal_error)
 ├── Forbidden (403 forbidden)                       a valid API key without the needed scope
 ├── PayloadTooLarge (413 payload_too_large)
 ├── ModelUnavailable (503 model_unavailable)        an embedding model that cannot be loaded
+├── ShardUnavailable (503 shard_unavailable)        a search shard did not answer (cluster mode, issue 13)
 └── IndexCorrupt (500 index_corrupt)                index files missing or unreadable (rebuild fixes it)
 """
 
@@ -128,6 +129,11 @@ class PayloadTooLarge(LatentspaceError):
 class ModelUnavailable(LatentspaceError):
     status_code = 503
     code = "model_unavailable"
+
+
+class ShardUnavailable(LatentspaceError):
+    status_code = 503
+    code = "shard_unavailable"
 
 
 class IndexCorrupt(LatentspaceError):

@@ -122,6 +122,20 @@ class Settings(BaseSettings):
         "instead of SQL over the JSON column; SQL stays the fallback for what it cannot answer.",
     )
 
+    # -- scale-out on Ray (issue 13) ------------------------------------------------------------------
+    cluster_follow_interval: float = Field(
+        1.0, gt=0, description="Seconds between a shard's reads of the change log (how soon writes are searchable)."
+    )
+    cluster_shard_timeout: float = Field(
+        10.0, gt=0, description="Seconds the ingress waits for a shard before counting it as down (503 / partial)."
+    )
+    cluster_save_interval: float = Field(
+        30.0, ge=0, description="Seconds between a shard's saves of the indexes it changed while following."
+    )
+    cluster_replica_cpus: float = Field(
+        0.5, gt=0, description="Ray CPUs reserved per shard replica (and per embedding actor of --ray ingest)."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -16,6 +16,7 @@ from ingest.embedders import INTERCHANGEABLE, Embedder, check_backend, require_b
 from ingest.provided import NO_MODEL, ProvidedVectors, check_dimension
 from services.context import ServiceContext
 from services.writes import drop_derived
+from store import changelog
 from store import repositories as repo
 from store.models import Collection
 
@@ -181,6 +182,7 @@ def delete_collection(ctx: ServiceContext, name: str) -> None:
         collection = repo.get_collection(session, name)
         collection_id = collection.id
         session.delete(collection)
+        changelog.record_reset(session, collection_id)
     drop_derived(ctx, collection_id)
 
 

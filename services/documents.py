@@ -7,7 +7,7 @@ from typing import Any
 from core.errors import DocumentNotFound
 from ingest.pipeline import IndexDelta
 from services.context import ServiceContext
-from services.writes import apply_delta, save_derived
+from services.writes import apply_delta, log_delta, save_derived
 from store import repositories as repo
 from store.models import Chunk, Document
 
@@ -24,6 +24,7 @@ def delete_document(ctx: ServiceContext, name: str, external_id: str, save: bool
             delta = IndexDelta(removed_document_ids=[doc.id], removed_content_hashes=[doc.content_hash])
             delta.removed_ids = repo.delete_chunks_of_document(session, doc.id)
             session.delete(doc)
+            log_delta(session, collection.id, delta)
         apply_delta(ctx, collection, index, delta)
         if save:
             save_derived(ctx, collection)

@@ -27,7 +27,7 @@ from ingest.provided import NO_MODEL
 from ingest.readers import RowError, SourceDocument
 from services.context import ServiceContext
 from services.documents import delete_document
-from services.writes import apply_delta, save_derived
+from services.writes import apply_delta, log_delta, save_derived
 from store import repositories as repo
 from store import values
 from store.models import Collection
@@ -101,14 +101,23 @@ class IngestRun:
 
     def write_batch(self, batch: list[PreparedDocument]) -> None:
         """Classify, chunk, embed and write one batch in one transaction, then update the derived state."""
+        batch = self.classify_and_chunk(batch)
+        self.report.chunks_embedded += pipeline.embed_chunks(batch, self.embedder)
+        self.write_embedded(batch)
+
+    def classify_and_chunk(self, batch: list[PreparedDocument]) -> list[PreparedDocument]:
+        """The stages before embedding; the documents that can go on (unchunkable ones are counted failed)."""
         with self.ctx.sessions() as session:
             pipeline.classify(session, self.collection, batch)
-        batch = self._chunked(batch)
-        self.report.chunks_embedded += pipeline.embed_chunks(batch, self.embedder)
+        return self._chunked(batch)
+
+    def write_embedded(self, batch: list[PreparedDocument]) -> None:
+        """Write an embedded batch in one transaction (with its change-log entry), then the derived state."""
         delta = IndexDelta()
         with self.ctx.sessions() as session:
             with session.begin():
                 self._write(session, batch, delta)
+                log_delta(session, self.collection.id, delta)
         apply_delta(self.ctx, self.collection, self.index, delta)
 
     def _chunked(self, batch: list[PreparedDocument]) -> list[PreparedDocument]:

@@ -7,11 +7,18 @@ so these run after the commit and, for ``save``, once at the end of a whole writ
 from __future__ import annotations
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from index.base import VectorIndex
 from ingest.pipeline import IndexDelta
 from services.context import ServiceContext
+from store import changelog
 from store.models import Collection
+
+
+def log_delta(session: Session, collection_id: int, delta: IndexDelta) -> None:
+    """Append the delta to the change log inside the write's own transaction (shards follow it, issue 13)."""
+    changelog.record_write(session, collection_id, delta.added_ids, delta.removed_ids)
 
 
 def apply_delta(ctx: ServiceContext, collection: Collection, index: VectorIndex, delta: IndexDelta) -> None:

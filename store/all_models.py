@@ -8,6 +8,7 @@ from __future__ import annotations
 from store import (
     models,  # noqa: F401
     models_auth,  # noqa: F401
+    models_cluster,  # noqa: F401
     models_recsys,  # noqa: F401
     models_topics,  # noqa: F401
 )

@@ -22,6 +22,7 @@ class SearchRequest:
     rrf_k: float | None = None
     explain: bool = False
     diversity: float = 0.0  # MMR trade-off in [0, 1]; 0 keeps the relevance ranking
+    allow_partial: bool = False  # cluster mode (issue 13): answer from the shards that answered
 
 
 @dataclass
@@ -59,3 +60,5 @@ class SearchResult:
     hits: list[Hit] = field(default_factory=list)
     mode: str = "dense"
     total_candidates: int | None = None
+    # cluster mode (issue 13): {"index_seq", "shards": {"answered", "total"}, "partial"}; None otherwise
+    cluster: dict[str, Any] | None = None

@@ -43,7 +43,9 @@ class SnapshotInfo:
 
 def collection_tables() -> list[Table]:
     """Tables holding a collection's rows, parents before children."""
-    return [t for t in Base.metadata.sorted_tables if t.name == "collections" or "collection_id" in t.c]
+    tables = Base.metadata.sorted_tables
+    # The change log is the database's history, not a collection's rows (issue 13): never snapshotted.
+    return [t for t in tables if (t.name == "collections" or "collection_id" in t.c) and t.name != "change_log"]
 
 
 def encodings(table: Table) -> dict[str, str]:

@@ -26,6 +26,7 @@ from services.snapshots.layout import collection_tables
 from services.snapshots.rows import delete_rows, import_rows
 from services.snapshots.staging import Staged, stage_snapshot
 from services.writes import drop_derived
+from store import changelog
 from store import repositories as repo
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def _commit(ctx: ServiceContext, staged: Staged) -> None:
         with ctx.sessions.begin() as session:
             import_rows(session, staged)
             _bump_sequences(session, [t for t in collection_tables() if t.name in staged.tables])
+            changelog.record_reset(session, staged.collection_id)
             drop_derived(ctx, staged.collection_id)  # memory and files of a deleted namesake id
             if staged.index.is_dir():
                 staged.index.rename(target)

@@ -22,6 +22,7 @@ from core.writelock import WriteLock
 from index.lexical import Bm25Index, LexicalOptions
 from ingest.pipeline import IndexDelta
 from services.sync.derived import DerivedIndexes
+from store import changelog
 from store import repositories as repo
 from store.models import Chunk, Collection
 
@@ -91,6 +92,7 @@ def configure_lexical(ctx: LexicalContext, name: str, raw: dict[str, Any]) -> Le
         with ctx.sessions.begin() as session:
             collection = repo.get_collection(session, name)
             collection.options = {**(collection.options or {}), "lexical": raw}
+            changelog.record_reset(session, collection.id)  # shards re-analyse with the new options
         if ctx.lexical is not None:
             with ctx.sessions() as session:
                 ctx.lexical.rebuild(repo.get_collection(session, name))

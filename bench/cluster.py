@@ -1,0 +1,219 @@
+"""Scale-out benchmark (issue 13): sharded + replicated search on Ray Serve against the single process, in one run.
+
+    python -m bench.cluster --database-url postgresql+psycopg://... [--limit N] [--rounds 3] [--ingest-docs 1000]
+
+Search: the 44,484 SciFact-sentence MiniLM vectors (../shared/data/scifact-sentences-minilm) go into one
+hnswlib collection (M 16, ef_construction 200, ef_search 32). Systems, all queried in-process through
+``Engine.search`` (dense, by vector, k=10; the HTTP layer is the same for all and left out): the
+single-process Engine (hit cache on, as served; and off, which is what the cluster ingress does), and
+ClusterEngines over S = 1, 2, 4 shards (R replicas each, one phase per R) on a local Ray. Every round
+runs each system at 1, 4 and 16 concurrent clients (threads) in turn; the report gives the median over
+rounds of QPS and of p50/p99 latency, and recall@10 against exact search. Then: seconds from SIGKILL of a
+shard replica (S=2, R=1) to the first full answer, RSS per replica, and ingest docs/s of SciFact abstracts
+(../shared/data/beir-scifact) locally and with ``--ray`` on 1 and 2 embedding actors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+CLIENTS = (1, 4, 16)
+HNSW = {"M": 16, "ef_construction": 200, "ef_search": 32}
+
+
+def load(data: Path, limit: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    texts = (data / "sentences.txt").read_text(encoding="utf-8").splitlines()
+    base = np.load(data / "sentences_minilm_f16.npy").astype(np.float32)
+    queries = np.load(data / "queries_minilm_f16.npy").astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return (texts[:limit], base[:limit], queries) if limit else (texts, base, queries)
+
+
+def build(settings: Any, texts: list[str], base: np.ndarray) -> tuple[Any, float]:
+    from ingest.readers import SourceDocument
+    from services.engine import open_engine
+
+    engine = open_engine(settings)
+    engine.create_collection("sentences", index_kind="hnswlib", index_params=HNSW)
+    started = time.perf_counter()
+    docs = [SourceDocument(str(i), t or ".", None, {}) for i, t in enumerate(texts)]
+    engine.ingest("sentences", docs, vectors={str(i): base[i] for i in range(len(texts))})
+    return engine, time.perf_counter() - started
+
+
+def searcher(engine: Any) -> Any:
+    from services.search.types import SearchRequest
+
+    def one(query: np.ndarray) -> list[int]:
+        request = SearchRequest(vector=query.tolist(), k=10, mode="dense", group_by_document=False)
+        return [int(h.id) for h in engine.search("sentences", request).hits]
+
+    return one
+
+
+def measure(search: Any, queries: np.ndarray, clients: int) -> dict[str, Any]:
+    """QPS and latency percentiles with ``clients`` threads sharing the queries."""
+    latencies: list[float] = []
+    found: list[list[int]] = [[] for _ in queries]
+
+    def task(n: int) -> None:
+        started = time.perf_counter()
+        found[n] = search(queries[n])
+        latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(task, range(len(queries))))
+    wall = time.perf_counter() - started
+    ms = np.asarray(latencies) * 1000
+    return {
+        "qps": len(queries) / wall,
+        "p50": float(np.percentile(ms, 50)),
+        "p99": float(np.percentile(ms, 99)),
+        "found": found,
+    }
+
+
+def recall(found: list[list[int]], truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t.tolist())) / 10 for f, t in zip(found, truth, strict=True)]))
+
+
+def rounds(systems: dict[str, Any], queries: np.ndarray, truth: np.ndarray, count: int) -> dict[str, Any]:
+    """Every system at every client count in turn, ``count`` times; medians per (system, clients)."""
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for search in systems.values():
+        search(queries[0])  # warm: shards load, caches fill
+    for _ in range(count):
+        for clients in CLIENTS:
+            for name, search in systems.items():
+                runs.setdefault((name, clients), []).append(measure(search, queries, clients))
+    table: dict[str, Any] = {}
+    for (name, clients), results in runs.items():
+        table.setdefault(name, {"recall@10": recall(results[0]["found"], truth)})[str(clients)] = {
+            key: round(statistics.median(r[key] for r in results), 2) for key in ("qps", "p50", "p99")
+        }
+    return table
+
+
+def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: tuple) -> dict[str, Any]:
+    from services.cluster import deploy
+    from services.cluster.ingress import ClusterEngine
+    from store import changelog
+
+    single, single_nocache, queries, truth = data
+    systems = {"single": searcher(single), "single-nocache": searcher(single_nocache)}
+    pools = {}
+    for shards in args.shards:
+        with single.sessions.begin() as session:  # no reset entry: the other layouts keep serving it
+            changelog.set_shard_layout(session, single.context.collection("sentences").id, shards, reset=False)
+        pools[shards] = deploy.deploy_shards(settings, shards, replicas, name=f"bench-s{shards}-r{replicas}")
+        systems[f"S={shards} R={replicas}"] = searcher(ClusterEngine(settings, pools[shards], single.embedders))
+        systems[f"S={shards} R={replicas}"](queries[0])  # load before the next layout is recorded
+    table = rounds(systems, queries, truth, args.rounds)
+    table["rss_mb"] = {f"S={s}": [r["rss_mb"] for r in pool.status()] for s, pool in pools.items()}
+    if replicas == 1 and 2 in pools:
+        table["kill_to_full_answer_s"] = kill_and_wait(systems["S=2 R=1"], pools[2], queries[0])
+    for shards in pools:
+        deploy.undeploy(shards, name=f"bench-s{shards}-r{replicas}")
+    return table
+
+
+def kill_and_wait(search: Any, pool: Any, query: np.ndarray) -> float:
+    """SIGKILL one replica of shard 1, then search until a full answer comes back; the seconds it took."""
+    os.kill(pool.status()[1]["pid"], signal.SIGKILL)
+    started = time.perf_counter()
+    while True:
+        try:
+            search(query)
+            return round(time.perf_counter() - started, 2)
+        except Exception:
+            time.sleep(0.2)
+
+
+def ingest_rates(settings: Any, corpus: Path, limit: int) -> dict[str, float]:
+    """Docs/s of SciFact abstracts: local ingest, then --ray with 1 and 2 embedding actors (fresh collections)."""
+    from ingest.readers import TableOptions, read_path
+    from services.cluster.ray_ingest import ingest_on_ray
+    from services.engine import open_engine
+
+    docs = list(read_path(corpus, TableOptions(text_fields=("title", "text"), id_field="_id")))[:limit]
+    engine = open_engine(settings)
+    engine.create_collection("warm")
+    engine.embedder_for(engine.context.collection("warm"))  # the model loads before the clock starts
+    rates = {}
+    for name, run in (
+        ("local", lambda c: engine.ingest(c, docs)),
+        ("ray-1", lambda c: ingest_on_ray(engine.context, c, docs, workers=1)),
+        ("ray-2", lambda c: ingest_on_ray(engine.context, c, docs, workers=2)),
+    ):
+        engine.create_collection(f"abstracts-{name}")
+        started = time.perf_counter()
+        run(f"abstracts-{name}")
+        rates[name] = round(len(docs) / (time.perf_counter() - started), 2)
+    engine.close()
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact-sentences-minilm"))
+    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/beir-scifact/corpus.jsonl"))
+    parser.add_argument("--database-url", default=os.environ.get("LATENTSPACE_DATABASE_URL"))
+    parser.add_argument("--limit", type=int, default=None, help="first N sentence vectors (default: all)")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--ingest-docs", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    report = run(args)
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from sqlalchemy import create_engine, text
+
+    from core.settings import Settings
+    from services.cluster.raylink import connect
+    from services.engine import Engine
+
+    db = create_engine(args.database_url)  # a benchmark database of its own: everything in it is replaced
+    with db.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    settings = Settings(data_dir=tmp, database_url=args.database_url, cluster_replica_cpus=0.1, _env_file=None)
+    texts, base, queries = load(args.data, args.limit)
+    queries = queries[: args.queries]
+    truth = np.argsort(-(queries @ base.T), axis=1)[:, :10]
+    single, seconds = build(settings, texts, base)
+    nocache = Engine(settings.model_copy(update={"hit_cache_entries": 0}), single.embedders)
+    connect("local", num_cpus=os.cpu_count())
+    report: dict[str, Any] = {"vectors": len(base), "queries": len(queries), "build_s": round(seconds, 1)}
+    for replicas in args.replicas:
+        report[f"R={replicas}"] = cluster_phase(settings, replicas, args, (single, nocache, queries, truth))
+    if args.ingest_docs:
+        report["ingest_docs_per_s"] = ingest_rates(settings, args.corpus, args.ingest_docs)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The ingress of a sharded deployment: today's Engine, with the shards behind ``ctx.vectors``/``ctx.lexical``.
+
+:class:`ClusterEngine` is the Engine the unchanged FastAPI app (api/app.py) serves in cluster mode. Only
+the context's two index registries are swapped for sharded ones, so every route, schema, validation,
+filter, fusion, hydration and error path is the single-process one:
+
+- ``ctx.vectors.get(collection)`` is a :class:`ShardedIndex`: ``search`` fans out to every shard (each gets
+  the part of a filter's allowed ids that lives on it) and merges the top k; ``len`` sums the shards'.
+- ``ctx.lexical.get(collection)`` is a :class:`ShardedBm25`: ``scores`` asks every shard for its share of
+  the query terms' statistics, sums them, and has every shard score its chunks with the sums, so BM25
+  (and hybrid) scores equal the unsharded ones.
+- writes commit to SQL with their change-log entry (services/writes.py); the shards pick them up from
+  the log, and the ingress nudges them to do so at once, so its own next search sees the write.
+
+The read cache of hydrated rows is turned off (``hit_cache_entries=0``): other processes, on other
+machines, write to the same database without touching this data dir's write generation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import Conflict, InvalidInput
+from core.settings import Settings
+from index.sharding import shard_of
+from ingest.embedders import EmbedderCache
+from ingest.pipeline import IndexDelta
+from services.cluster.fanout import Fanout, ShardPool, merge_sparse, merge_top_k
+from services.engine import Engine
+from services.search.types import SearchRequest, SearchResult
+from services.sync.lexical import LexicalIndexes
+from services.sync.vectors import VectorIndexes
+from store import changelog
+from store import repositories as repo
+from store.models import Collection
+
+
+def require_postgres(settings: Settings, what: str) -> None:
+    """Cluster mode has several writer and reader processes on one database: SQLite cannot be it."""
+    if not settings.resolved_database_url().startswith("postgresql"):
+        raise InvalidInput(
+            f"{what} needs PostgreSQL: several processes (maybe on several machines) share the database. "
+            "Set LATENTSPACE_DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB"
+        )
+
+
+class ShardedIndex:
+    """The VectorIndex face of a collection spread over the shards (search and len; writes go via the log)."""
+
+    def __init__(self, fanout: Fanout, sessions: sessionmaker[Session], collection: Collection, kind: str) -> None:
+        self.fanout, self.sessions = fanout, sessions
+        self.collection_id, self.dim, self.kind = collection.id, collection.embedder_dim, kind
+
+    def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> tuple:
+        queries = np.asarray(queries, dtype=np.float32)
+        queries = queries[None, :] if queries.ndim == 1 else queries
+        parts = [None] * self.fanout.shards
+        if allowed_ids is not None:
+            allowed = np.asarray(allowed_ids, dtype=np.int64)
+            owner = shard_of(allowed, self.fanout.shards)
+            parts = [allowed[owner == shard] for shard in range(self.fanout.shards)]
+        args = [(self.collection_id, queries, k, parts[shard]) for shard in range(self.fanout.shards)]
+        answers = self.fanout.gather("search", args)
+        return merge_top_k([(ids, scores) for _shard, (ids, scores, _seq) in answers], k)
+
+    def __len__(self) -> int:
+        """The stored chunk count (what the shards converge to): one SQL count instead of a fan-out round."""
+        with self.sessions() as session:
+            return repo.collection_counts(session, self.collection_id)[1]
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """The write is in the change log already; have the shards read it now rather than at their next tick."""
+        self.fanout.pool.tell("sync", [()] * self.fanout.shards)
+
+    def remove(self, ids: np.ndarray) -> None:
+        self.fanout.pool.tell("sync", [()] * self.fanout.shards)
+
+
+class ShardedVectorIndexes(VectorIndexes):
+    """``ctx.vectors`` of the ingress: no index in this process, a :class:`ShardedIndex` per collection."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], fanout: Fanout) -> None:
+        super().__init__(settings.index_dir(), sessions, settings.exact_threshold)
+        self.fanout = fanout
+        self._layouts: dict[int, int] = {}
+
+    def get(self, collection: Collection) -> Any:
+        if self._layouts.get(collection.id) != self.fanout.shards:
+            self._check_layout(collection)
+        return ShardedIndex(self.fanout, self._sessions, collection, collection.index_kind or "sharded")
+
+    def _check_layout(self, collection: Collection) -> None:
+        """Record the collection's shard count on first use; refuse to serve it with another one."""
+        with self._sessions.begin() as session:
+            recorded = changelog.shard_layout(session, collection.id)
+            if recorded is None:
+                changelog.record_shard_layout(session, collection.id, self.fanout.shards)
+            elif recorded != self.fanout.shards:
+                raise Conflict(
+                    f"collection {collection.name!r} is split over {recorded} shards and this server runs "
+                    f"{self.fanout.shards}; serve it with --shards {recorded}, or run "
+                    f"`latentspace cluster reshard -c {collection.name} --shards {self.fanout.shards}`"
+                )
+        self._layouts[collection.id] = self.fanout.shards
+
+    def save(self, collection: Collection) -> None:
+        """Each shard saves its own part; ask them to do so now (the end of a write)."""
+        self.fanout.pool.tell("save", [()] * self.fanout.shards)
+
+    def rebuild(self, collection: Collection) -> Any:
+        self.fanout.gather("rebuild", [(collection.id,)] * self.fanout.shards)
+        return self.get(collection)
+
+    def drop(self, collection_id: int) -> None:
+        """The shards drop it when they read the collection's reset entry; forget its layout here."""
+        self._layouts.pop(collection_id, None)
+
+
+class ShardedBm25:
+    """The Bm25Index face (``scores``) of a collection spread over the shards, with global statistics."""
+
+    def __init__(self, fanout: Fanout, collection_id: int) -> None:
+        self.fanout, self.collection_id = fanout, collection_id
+
+    def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted chunk ids, BM25 scores) of the chunks matching a query term, over every shard that answered."""
+        every = range(self.fanout.shards)
+        stats = self.fanout.gather("term_stats", [(self.collection_id, query) for _ in every])
+        total = {"docs": 0, "length": 0, "df": {}}
+        for _shard, (part, _seq) in stats:
+            total["docs"] += part["docs"]
+            total["length"] += part["length"]
+            for term, count in part["df"].items():
+                total["df"][term] = total["df"].get(term, 0) + count
+        answers = self.fanout.gather("lexical_scores", [(self.collection_id, query, total) for _ in every])
+        return merge_sparse([(ids, scores) for _shard, (ids, scores, _seq) in answers])
+
+
+class ShardedLexicalIndexes(LexicalIndexes):
+    """``ctx.lexical`` of the ingress (also a write listener): the shards hold and follow the BM25 parts."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], fanout: Fanout) -> None:
+        super().__init__(settings.index_dir(), sessions, None)
+        self.fanout = fanout
+
+    def get(self, collection: Collection) -> Any:
+        return ShardedBm25(self.fanout, collection.id)
+
+    def apply(self, collection: Collection, delta: IndexDelta) -> None:
+        """The shards read the delta from the change log (the vector side already nudged them)."""
+        self.fanout.pool.tell("sync", [()] * self.fanout.shards)
+
+    def save(self, collection: Collection) -> None:
+        self.fanout.pool.tell("save", [()] * self.fanout.shards)
+
+    def rebuild(self, collection: Collection) -> Any:
+        """The vector side's rebuild already rebuilt each shard's BM25 part too."""
+        return self.get(collection)
+
+    def drop(self, collection_id: int) -> None:
+        self.fanout.pool.tell("sync", [()] * self.fanout.shards)
+
+
+class ClusterEngine(Engine):
+    """The Engine of a sharded deployment: searches fan out; responses say which shards answered."""
+
+    def __init__(self, settings: Settings, pool: ShardPool, embedders: EmbedderCache | None = None) -> None:
+        require_postgres(settings, "cluster mode")
+        super().__init__(settings.model_copy(update={"hit_cache_entries": 0}), embedders)
+        ctx = self.context
+        self.fanout = Fanout(pool)
+        plain_lexical = ctx.lexical
+        ctx.vectors = ShardedVectorIndexes(ctx.settings, ctx.sessions, self.fanout)
+        ctx.lexical = ShardedLexicalIndexes(ctx.settings, ctx.sessions, self.fanout)
+        ctx.listeners[:] = [ctx.lexical if listener is plain_lexical else listener for listener in ctx.listeners]
+
+    def search(self, name: str, request: SearchRequest) -> SearchResult:
+        with self.fanout.report(request.allow_partial) as report:
+            result = super().search(name, request)
+        result.cluster = report.summary()
+        return result
