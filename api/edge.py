@@ -10,7 +10,8 @@ In order, as the five nested middlewares it replaces did them (issue 17: each ne
 3. metrics by route template (api/metrics.py), auth refusals and 413s included;
 4. API-key auth by the scope table (api/auth.py, api/scopes.py), before any body is read;
 5. the body-size limit (api/limits.py): a declared ``Content-Length`` over the limit is refused before
-   anything is read, a chunked body is counted as it streams.
+   anything is read, a chunked body is counted as it streams;
+6. then the app, except that a search is offered to api/fastsearch.py first.
 
 Responses are wrapped once (status, request id header); ``receive`` only for a body of undeclared length.
 """
@@ -19,17 +20,29 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import ApiKeyAuth
 from api.errors import error_json
+from api.fastsearch import answer_search, search_name
 from api.limits import BodyTooLarge, declared_too_large, limited_receive
 from api.metrics import AppMetrics
 from api.request_log import log_request, request_id_for, request_id_var
 from core.errors import LatentspaceError
 
 log = logging.getLogger("api.errors")
+
+
+@dataclass(frozen=True)
+class RouteTemplate:
+    """What the metrics and the log line read of ``scope["route"]`` for a search answered by api/fastsearch.py."""
+
+    path: str
+
+
+SEARCH_ROUTE = RouteTemplate("/v1/collections/{name}/search")
 
 
 class _Exchange:
@@ -93,7 +106,11 @@ class RequestEdge:
         if b"content-length" not in headers:  # a declared length is enforced by the server itself
             receive = limited_receive(receive, self.max_bytes)
         try:
-            await self.app(scope, receive, exchange)
+            name = search_name(scope)
+            if name is None:
+                await self.app(scope, receive, exchange)
+            else:  # the hot route skips FastAPI's routing when it can (api/fastsearch.py)
+                await answer_search(self.app, scope, receive, exchange, name, SEARCH_ROUTE)
         except BodyTooLarge as exc:  # raised while a chunked body streamed in, outside FastAPI's parsing
             if not exchange.started:
                 await send_error(exchange, 413, "payload_too_large", exc.detail)

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from bench import peer_common as pc
 
 
@@ -49,6 +51,12 @@ def searches(engine, queries):  # noqa: ANN001, ANN201
         rows = dict(session.execute(select(Chunk.id, Document.external_id).join(Document)).all())
     lists = [q.tolist() for q in queries]  # what a client sends: a list of floats
     where = {pc.FILTER_FIELD: pc.FILTER_VALUE}
+    wanted = {str(r) for r in pc.filtered_rows(len(index)).tolist()}
+    allowed = np.array(sorted(label for label, ext in rows.items() if ext in wanted), dtype=np.int64)
+
+    def by_index_filtered(i: int) -> list[int]:
+        labels = index.search(queries[i][None, :], pc.K, allowed_ids=allowed)[0][0]
+        return [int(rows[int(label)]) for label in labels if label >= 0]
 
     def by_index(i: int) -> list[int]:
         return [int(rows[int(label)]) for label in index.search(queries[i][None, :], pc.K)[0][0] if label >= 0]
@@ -59,6 +67,7 @@ def searches(engine, queries):  # noqa: ANN001, ANN201
 
     return {
         "index": by_index,
+        "index_filtered": by_index_filtered,
         "engine": by_engine,
         "engine_filtered": lambda i: by_engine(i, where),
     }
@@ -70,7 +79,7 @@ def main() -> None:
     ef = int(sys.argv[sys.argv.index("--ef") + 1]) if "--ef" in sys.argv else 64
     engine, queries, rate = build(data, data_dir, ef)
     pc.pin(0)
-    counts = {"index": count, "engine": count, "engine_filtered": filter_count}
+    counts = {"index": count, "index_filtered": filter_count, "engine": count, "engine_filtered": filter_count}
     pc.serve_agent({"load_vps": rate, "rss_mb": pc.rss_mb()}, searches(engine, queries), counts)
 
 

@@ -7,13 +7,14 @@ cli/common.py, never this module or each other, so registration order here is th
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cli.common import BACKEND_HELP, CHUNKING_HELP, console, json_option, migrate, open_engine, run
+from cli.common import BACKEND_HELP, CHUNKING_HELP, console, fail, json_option, migrate, open_engine, run
 from cli.evaluate import eval_app
 from cli.evaluate_images import eval_images
 from cli.ingest import ingest
@@ -139,35 +140,48 @@ def search(
     console.print(table)
 
 
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes (default LATENTSPACE_WORKERS, else one per core)")
+    ] = None,
 ) -> None:
-    """Run the HTTP API."""
+    """Run the HTTP API.
+
+    Several workers share the data dir as separate processes do: one writer at a time (the write lock),
+    and each sees the others' writes on its next request (the write generation empties its hit cache; a
+    changed index manifest reloads its index). Each holds its own indexes; the model loads on a worker's
+    first text query.
+    """
     import uvicorn
 
     from api.app import create_app
-
-    engine = open_engine()
-    settings = engine.settings
-    host, port = host or settings.host, port or settings.port
-    console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     from api.request_log import log_config
 
+    engine = open_engine()  # migrations run once, here, before any worker starts
+    settings = engine.settings
+    host, port = host or settings.host, port or settings.port
+    count = workers or settings.workers or default_workers()
+    if not 1 <= count <= 64:
+        raise fail(f"--workers must be between 1 and 64, not {count}")
+    console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs), {count} worker(s)")
     if settings.auth == "off":
         console.print("[bold yellow]warning:[/] LATENTSPACE_AUTH=off: no API key is checked, admin routes included")
-    config = log_config(settings.log_format)
-    # access_log=False: api/request_log.py writes the one line per request; uvicorn's log_level would
+    # access_log=False: api/edge.py writes the one line per request; uvicorn's log_level would
     # otherwise turn its own access logger back on and every request was logged twice.
-    uvicorn.run(
-        create_app(settings, engine=engine),
-        host=host,
-        port=port,
-        log_config=config,
-        log_level="info",
-        access_log=False,
-    )
+    options = {"host": host, "port": port, "log_config": log_config(settings.log_format), "log_level": "info"}
+    if count == 1:
+        uvicorn.run(create_app(settings, engine=engine), access_log=False, **options)
+        return
+    engine.close()  # each worker builds its own Engine from the same settings (the environment)
+    uvicorn.run("api.app:create_app", factory=True, workers=count, access_log=False, **options)
 
 
 def main() -> None:

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     auth_max_pending_verifications: int = Field(
         256, ge=1, description="Key verifications queued or running before further ones get 503 + Retry-After."
     )
+    # issue 17 (HTTP path, workers): `latentspace serve` processes; None = one per core this process may use
+    workers: int | None = Field(None, ge=1, le=64, description="Worker processes of `latentspace serve`.")
 
     def resolved_database_url(self) -> str:
         if self.database_url:

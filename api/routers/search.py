@@ -10,11 +10,10 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep
-from api.fastjson import OrjsonRoute
 from api.schemas import SearchIn, SearchOut
 from services.search.types import SearchRequest, SearchResult
 
-router = APIRouter(prefix="/v1/collections/{name}", tags=["search"], route_class=OrjsonRoute)
+router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 
 
 @router.post("/search", response_model=SearchOut)
