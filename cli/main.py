@@ -181,7 +181,12 @@ def serve(
         uvicorn.run(create_app(settings, engine=engine), access_log=False, **options)
         return
     engine.close()  # each worker builds its own Engine from the same settings (the environment)
-    uvicorn.run("api.app:create_app", factory=True, workers=count, access_log=False, **options)
+    # A worker answers uvicorn's health ping from a thread, which needs the GIL: loading the model on a
+    # worker's first text query (importing torch) can hold it longer than uvicorn's 5 s default, and the
+    # worker was killed mid-request on a busy machine. 60 s still replaces a worker that really hangs.
+    uvicorn.run(
+        "api.app:create_app", factory=True, workers=count, access_log=False, timeout_worker_healthcheck=60, **options
+    )
 
 
 def main() -> None:
