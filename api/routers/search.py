@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import orjson
@@ -54,4 +55,8 @@ def render(result: SearchResult, took_ms: float) -> bytes:
         }
         for h in result.hits
     ]
-    return orjson.dumps({"hits": hits, "mode": result.mode, "took_ms": round(took_ms, 3)})
+    body = {"hits": hits, "mode": result.mode, "took_ms": round(took_ms, 3)}
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # what orjson refuses, e.g. a stored metadata integer beyond 64 bits: the stdlib's way
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
