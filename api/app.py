@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.auth import ApiKeyAuth
-from api.errors import CatchUnexpected, install_error_handlers
-from api.limits import BodySizeLimit
+from api.edge import RequestEdge
+from api.errors import install_error_handlers
 from api.metrics import attach_engine, install_metrics
-from api.request_log import RequestLog
 from api.routers import admin, collections, documents, health, images, latent, recommendations, search, web
 from api.scopes import check_routes
 from core.settings import Settings, get_settings
@@ -46,17 +45,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in routers:  # web serves the page at /; its files are mounted under /static below
         app.include_router(module.router)
     app.mount("/static", web.static_files(), name="static")
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    # Outermost last: request id/log -> catch-all -> metrics -> API-key auth (by api/scopes.py) -> body limit.
-    app.add_middleware(
-        ApiKeyAuth,
+    auth = ApiKeyAuth(
         mode=settings.auth,
         allow_anonymous_read=settings.allow_anonymous_read,
         max_verifications=settings.auth_max_concurrent_verifications,
         max_waiting=settings.auth_max_pending_verifications,
     )
-    install_metrics(app)
-    app.add_middleware(CatchUnexpected)
-    app.add_middleware(RequestLog)
+    # One layer around every request: request id + log line, catch-all, metrics, API-key auth, body limit.
+    app.add_middleware(RequestEdge, metrics=install_metrics(app), auth=auth, max_bytes=settings.max_request_bytes)
     check_routes(app.routes)  # every route has a declared scope, or the app is not built
     return app

@@ -15,23 +15,23 @@ Argon2 is slow on purpose, so its cost is bounded here: :meth:`KeyStore.lookup` 
 ``max_verifications`` at a time in worker threads, waiting *in the event loop* (no thread is held while
 waiting, so a flood of bad keys never takes the threads that serve requests whose key is cached), and
 beyond ``max_waiting`` queued verifications a request is refused at once with 503 and ``Retry-After``.
-The key itself is never logged: only its public prefix is put on the request scope.
+The key itself is never logged: only its public prefix is put on the request scope. api/edge.py calls
+:meth:`ApiKeyAuth.check` for every request. In ``auto`` mode the key-less request's question "was a key
+ever created?" is answered without SQL or a thread hop once this process knows (services/keys.py: a
+marker file in the data dir, written before the first key is stored, is what other processes see).
 """
 
 from __future__ import annotations
-
-import json
 
 import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from api.errors import error_body
 from api.scopes import required_scope
 from core.errors import LatentspaceError, Unauthorized
-from services.keys import MISSING_KEY, KeyInfo, KeyStore, PendingCheck, authorize
+from services.keys import MISSING_KEY, KeyInfo, KeyStore, PendingCheck, authorize, keys_marker
 
 AUTH_MODES = ("auto", "on", "off")
 
@@ -55,7 +55,6 @@ def presented_key(headers: dict[bytes, bytes]) -> str | None:
 class ApiKeyAuth:
     def __init__(
         self,
-        app: ASGIApp,
         mode: str = "auto",
         allow_anonymous_read: bool = False,
         max_verifications: int = 2,
@@ -63,7 +62,6 @@ class ApiKeyAuth:
     ) -> None:
         if mode not in AUTH_MODES:
             raise ValueError(f"auth mode must be one of {AUTH_MODES}, not {mode!r}")
-        self.app = app
         self.mode = mode
         self.allow_anonymous_read = allow_anonymous_read
         self.max_verifications = max_verifications
@@ -71,27 +69,23 @@ class ApiKeyAuth:
         self.waiting = 0  # verifications queued or running; one event loop, so no lock is needed
         self._limiter: anyio.CapacityLimiter | None = None  # made inside the event loop, on first use
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        needed = None
-        if scope["type"] == "http" and self.mode != "off":
-            needed = required_scope(scope.get("method", ""), scope.get("path", ""))
+    async def check(self, scope: Scope, headers: dict[bytes, bytes]) -> str | None:
+        """The verified key's prefix (None: no key needed or none given and allowed); raises to refuse.
+
+        Called by api/edge.py for every HTTP request, before any body is read.
+        """
+        if self.mode == "off":
+            return None
+        needed = required_scope(scope.get("method", ""), scope.get("path", ""))
         if needed is None:
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        try:
-            prefix = await self._check(key_store(scope["app"]), presented_key(headers), needed)
-        except LatentspaceError as exc:
-            await _refuse(send, exc)
-            return
-        scope.setdefault("state", {})["api_key_prefix"] = prefix
-        await self.app(scope, receive, send)
+            return None
+        return await self._check(key_store(scope["app"]), presented_key(headers), needed)
 
     async def _check(self, store: KeyStore, key: str | None, needed: str) -> str | None:
         if key is None:
             if needed == "read" and self.allow_anonymous_read:
                 return None
-            if self.mode == "auto" and not await run_in_threadpool(store.ever_created):
+            if self.mode == "auto" and not await _ever_created(store):
                 return None
             raise Unauthorized(MISSING_KEY)
         found = await run_in_threadpool(store.lookup, key)
@@ -115,17 +109,12 @@ def key_store(app: Starlette) -> KeyStore:
     """One KeyStore per app (its verification caches live as long as the app)."""
     store = getattr(app.state, "key_store", None)
     if store is None:
-        store = app.state.key_store = KeyStore(app.state.engine.sessions)
+        engine = app.state.engine
+        store = app.state.key_store = KeyStore(engine.sessions, marker=keys_marker(engine.settings.data_dir))
     return store
 
 
-async def _refuse(send: Send, exc: LatentspaceError) -> None:
-    """The JSON error body of api/errors.py, sent directly: this runs before FastAPI's handlers."""
-    body = json.dumps(error_body(exc.code, exc.message)).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if exc.status_code == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    if exc.status_code == 503:
-        headers.append((b"retry-after", b"1"))
-    await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+async def _ever_created(store: KeyStore) -> bool:
+    """Whether a key was ever created: answered in the event loop while the store knows (no thread hop)."""
+    known = store.known_ever_created()
+    return known if known is not None else await run_in_threadpool(store.ever_created)

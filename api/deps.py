@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from services.engine import Engine
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:  # async: a plain def would cost a thread hop per request
     return request.app.state.engine
 
 

@@ -9,7 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import LatentspaceError
 
@@ -45,39 +44,11 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
-    # Unexpected exceptions are not handled here but by CatchUnexpected below: a handler for Exception
-    # runs in Starlette's ServerErrorMiddleware, which re-raises after answering, and uvicorn then logged
-    # the same traceback a second time.
+    # Unexpected exceptions are not handled here but by api/edge.py: a handler for Exception runs in
+    # Starlette's ServerErrorMiddleware, which re-raises after answering, and uvicorn then logged the same
+    # traceback a second time.
 
 
-class CatchUnexpected:
-    """Any exception that escaped the handlers: one logged traceback and a 500 JSON body, never re-raised.
-
-    Installed just inside the request log (api/app.py), so the traceback carries the request id and the
-    request's log line says 500.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception:
-            log.exception("unhandled error")
-            if started:  # part of a response is out: nothing valid can follow; the server closes it
-                return
-            body = json.dumps(error_body("internal_error", "internal server error")).encode()
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": 500, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+def error_json(code: str, message: str) -> bytes:
+    """The encoded body of :func:`error_body` (for the layers that answer before FastAPI's handlers)."""
+    return json.dumps(error_body(code, message)).encode()

@@ -1,19 +1,17 @@
-"""A pure ASGI middleware that refuses request bodies over a byte limit with a 413 JSON error.
+"""The request-body byte limit (applied by api/edge.py): oversized bodies get a 413 JSON error.
 
 A declared ``Content-Length`` over the limit is refused before anything is read. A body without one
 (``Transfer-Encoding: chunked``) is counted as it streams; the moment it passes the limit, reading it
 raises :class:`BodyTooLarge`. That is an ``HTTPException`` on purpose: FastAPI turns any *other* error
 raised while it reads a body into "400 There was an error parsing the body", but re-raises
 ``HTTPException``s, which api/errors.py maps to the same 413 JSON as the declared case. A reader outside
-FastAPI's body parsing (none today) still ends here, where the exception is caught.
+FastAPI's body parsing (none today) still ends in api/edge.py, where the exception is caught.
 """
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive
 
 
 class BodyTooLarge(HTTPException):
@@ -25,45 +23,22 @@ def too_large_message(max_bytes: int) -> str:
     return f"request body exceeds {max_bytes} bytes"
 
 
-class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
+def declared_too_large(headers: dict[bytes, bytes], max_bytes: int) -> bool:
+    """True if the request declares a ``Content-Length`` over ``max_bytes``."""
+    declared = headers.get(b"content-length")
+    return declared is not None and declared.isdigit() and int(declared) > max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
-            return
-        received = 0
-        started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise BodyTooLarge(self.max_bytes)
-            return message
+def limited_receive(receive: Receive, max_bytes: int) -> Receive:
+    """``receive`` that raises :class:`BodyTooLarge` once the body read so far passes ``max_bytes``."""
+    received = 0
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > max_bytes:
+            raise BodyTooLarge(max_bytes)
+        return message
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"error": {"code": "payload_too_large", "message": too_large_message(self.max_bytes)}}
-        ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    return limited

@@ -10,7 +10,6 @@ outside 100-599.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -19,7 +18,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
@@ -58,6 +57,15 @@ class AppMetrics:
         self.searches = Counter("latentspace_searches", "Successful search requests", registry=self.registry)
         self.chunks_added = Counter("latentspace_ingested_chunks", "Chunks indexed", registry=self.registry)
         self.chunks_removed = Counter("latentspace_removed_chunks", "Chunks removed", registry=self.registry)
+
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count one answered request (api/edge.py calls it for every HTTP request, refusals included)."""
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        method = method_label(scope.get("method", ""))
+        self.requests.labels(method, route, status_label(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+        if status == 200 and route.endswith("/search"):
+            self.searches.inc()
 
 
 class IndexSizeCollector(Collector):
@@ -100,45 +108,12 @@ class MetricsListener:
         return None  # counters are not per collection
 
 
-class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: AppMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def record_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, record_status)
-        finally:
-            self._record(scope, status, time.perf_counter() - started)
-
-    def _record(self, scope: Scope, status: int, seconds: float) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
-        method = method_label(scope.get("method", ""))
-        self.metrics.requests.labels(method, route, status_label(status)).inc()
-        self.metrics.latency.labels(method, route).observe(seconds)
-        if route.endswith("/search") and status == 200:
-            self.metrics.searches.inc()
-
-
 def install_metrics(app: FastAPI) -> AppMetrics:
-    """Add the middleware and ``GET /metrics``; call once in create_app."""
+    """The app's metrics (recorded by api/edge.py) and ``GET /metrics``; call once in create_app."""
     metrics = AppMetrics()
     metrics.registry.register(IndexSizeCollector(app))
     metrics.registry.register(QueryCacheCollector(app))
     app.state.metrics = metrics
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics(_request: Request) -> Response:

@@ -7,6 +7,7 @@ cli/common.py, never this module or each other, so registration order here is th
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -14,7 +15,7 @@ import typer
 from rich.table import Table
 
 from cli.cluster import RAY_HELP, cluster_app, cluster_engine
-from cli.common import BACKEND_HELP, CHUNKING_HELP, console, json_option, migrate, open_engine, run
+from cli.common import BACKEND_HELP, CHUNKING_HELP, console, fail, json_option, migrate, open_engine, run
 from cli.evaluate import eval_app
 from cli.evaluate_images import eval_images
 from cli.ingest import ingest
@@ -144,6 +145,11 @@ def search(
     console.print(table)
 
 
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option()] = None,
@@ -151,30 +157,46 @@ def serve(
     ray: Annotated[str | None, typer.Option("--ray", help=RAY_HELP)] = None,
     shards: Annotated[int, typer.Option(help="with --ray: search shards (a collection's chunks split by id)")] = 1,
     replicas: Annotated[int, typer.Option(help="with --ray: replicas of every shard (throughput)")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes (default LATENTSPACE_WORKERS, else one per core)")
+    ] = None,
 ) -> None:
-    """Run the HTTP API (with --ray: searches fan out to shards on Ray Serve, docs/SCALING.md)."""
+    """Run the HTTP API (with --ray: searches fan out to shards on Ray Serve, docs/SCALING.md).
+
+    Several workers share the data dir as separate processes do: one writer at a time (the write lock),
+    and each sees the others' writes on its next request (the write generation empties its hit cache; a
+    changed index manifest reloads its index). Each holds its own indexes; the model loads on a worker's
+    first text query.
+    """
     import uvicorn
 
     from api.app import create_app
-
-    engine = cluster_engine(ray, shards, replicas) or open_engine()
-    settings = engine.settings
-    host, port = host or settings.host, port or settings.port
-    console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     from api.request_log import log_config
 
+    if ray is not None and workers not in (None, 1):
+        raise fail("--workers runs processes on one machine; with --ray, --replicas adds throughput")
+    cluster = cluster_engine(ray, shards, replicas)
+    engine = cluster or open_engine()  # migrations run once, here, before any worker starts
+    settings = engine.settings
+    host, port = host or settings.host, port or settings.port
+    count = 1 if cluster else workers or settings.workers or default_workers()
+    if not 1 <= count <= 64:
+        raise fail(f"--workers must be between 1 and 64, not {count}")
+    console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs), {count} worker(s)")
     if settings.auth == "off":
         console.print("[bold yellow]warning:[/] LATENTSPACE_AUTH=off: no API key is checked, admin routes included")
-    config = log_config(settings.log_format)
-    # access_log=False: api/request_log.py writes the one line per request; uvicorn's log_level would
+    # access_log=False: api/edge.py writes the one line per request; uvicorn's log_level would
     # otherwise turn its own access logger back on and every request was logged twice.
+    options = {"host": host, "port": port, "log_config": log_config(settings.log_format), "log_level": "info"}
+    if count == 1:
+        uvicorn.run(create_app(settings, engine=engine), access_log=False, **options)
+        return
+    engine.close()  # each worker builds its own Engine from the same settings (the environment)
+    # A worker answers uvicorn's health ping from a thread, which needs the GIL: loading the model on a
+    # worker's first text query (importing torch) can hold it longer than uvicorn's 5 s default, and the
+    # worker was killed mid-request on a busy machine. 60 s still replaces a worker that really hangs.
     uvicorn.run(
-        create_app(settings, engine=engine),
-        host=host,
-        port=port,
-        log_config=config,
-        log_level="info",
-        access_log=False,
+        "api.app:create_app", factory=True, workers=count, access_log=False, timeout_worker_healthcheck=60, **options
     )
 
 

@@ -17,9 +17,10 @@ T = TypeVar("T")
 
 
 def _key_store():  # noqa: ANN202
-    from services.keys import KeyStore
+    from services.keys import KeyStore, keys_marker
 
-    return KeyStore(open_engine().sessions)
+    engine = open_engine()
+    return KeyStore(engine.sessions, marker=keys_marker(engine.settings.data_dir))
 
 
 @keys_app.command("create")

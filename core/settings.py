@@ -136,6 +136,9 @@ class Settings(BaseSettings):
         0.5, gt=0, description="Ray CPUs reserved per shard replica (and per embedding actor of --ray ingest)."
     )
 
+    # issue 17 (HTTP path, workers): `latentspace serve` processes; None = one per core this process may use
+    workers: int | None = Field(None, ge=1, le=64, description="Worker processes of `latentspace serve`.")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,11 +197,12 @@ def normalise(vector: Any, dim: int) -> np.ndarray:
         raise InvalidInput("vector must be a list of numbers") from None
     if array.shape[0] != dim:
         raise DimensionMismatch(f"vector has {array.shape[0]} values; this collection's dimension is {dim}")
-    if not np.all(np.isfinite(array)):
-        raise InvalidInput("vector contains NaN or infinite values (or values beyond float32's ±3.4e38)")
-    if np.any(np.abs(array) > FLOAT32_MAX):
+    peak = float(np.abs(array).max())  # one pass for the common case; NaN fails the comparison too
+    if not peak <= FLOAT32_MAX:
+        if not np.isfinite(array).all():
+            raise InvalidInput("vector contains NaN or infinite values (or values beyond float32's ±3.4e38)")
         raise InvalidInput(f"vector values must lie within ±{FLOAT32_MAX:.3g} (float32)")
-    norm = float(np.linalg.norm(array))  # float64: finite for any float32 input
+    norm = math.sqrt(float(array @ array))  # float64: finite for any float32 input
     if norm == 0.0:
         raise InvalidInput("vector must not be all zeros")
     return (array / norm).astype(np.float32)

@@ -50,6 +50,10 @@ __all__ = ["CollectionInfo", "Engine", "open_engine"]
 
 
 class Engine:
+    # Whether a search runs in this process (a raw-vector search may then be answered on the API's event
+    # loop); services/cluster/ingress.py's ClusterEngine fans out over the network instead.
+    searches_in_process = True
+
     def __init__(self, settings: Settings, embedders: EmbedderCache | None = None) -> None:
         self.db = create_db_engine(settings.resolved_database_url())
         sessions = create_session_factory(self.db)

@@ -20,12 +20,14 @@ A revoked key is refused on the next request because the row is read every time.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -108,9 +110,28 @@ def _remember(cache_: OrderedDict[str, str], digest: str, value: str) -> None:
         cache_.popitem(last=False)
 
 
+def keys_marker(data_dir: Path) -> Path:
+    """The file whose existence says a key was created for this data dir (see :meth:`KeyStore.ever_created`)."""
+    return Path(data_dir) / ".keys.created"
+
+
+_CREATED_HERE = [0]  # keys created by any KeyStore of this process: others re-ask the database when it moves
+
+
+def _touch(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class KeyStore:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], marker: Path | None = None) -> None:
         self._sessions = sessions
+        self._marker = None if marker is None else str(marker)
+        self._none_as_of: int | None = None  # _CREATED_HERE when the database last said "no key ever"
         self._verified: OrderedDict[str, str] = OrderedDict()  # sha256(key) -> the stored hash it matched
         self._failed: OrderedDict[str, str] = OrderedDict()  # sha256(key) -> the hash it failed ("" = none)
         self._lock = threading.Lock()
@@ -121,6 +142,9 @@ class KeyStore:
         if not name.strip() or len(name) > 128:
             raise InvalidInput("a key name is 1-128 characters")
         ordered = _check_scopes(scopes)
+        if self._marker is not None:  # before the row exists: no process can see a key but not the marker
+            _touch(Path(self._marker))
+        _CREATED_HERE[0] += 1
         prefix = secrets.token_hex(4)
         key = f"ls_{prefix}_{secrets.token_urlsafe(32)}"
         with self._sessions.begin() as session:
@@ -154,12 +178,36 @@ class KeyStore:
         """True once any key exists, revoked ones included (revocation never deletes a row).
 
         Remembered once true: keys are never deleted, so the answer cannot go back to false, and the
-        key-less requests of ``LATENTSPACE_AUTH=auto`` stop costing a query each.
+        key-less requests of ``LATENTSPACE_AUTH=auto`` stop costing a query each. A store given the data
+        dir's marker (:func:`keys_marker`) also remembers "no key yet" (:meth:`known_ever_created`).
         """
-        if not self._ever_created:
-            with self._sessions() as session:
-                self._ever_created = session.scalar(select(ApiKey.id).limit(1)) is not None
+        known = self.known_ever_created()
+        if known is not None:
+            return known
+        as_of = _CREATED_HERE[0]
+        with self._sessions() as session:
+            self._ever_created = session.scalar(select(ApiKey.id).limit(1)) is not None
+        if self._ever_created and self._marker is not None and not os.path.exists(self._marker):
+            _touch(Path(self._marker))  # keys from before the marker existed: mark them once
+        self._none_as_of = None if self._ever_created else as_of
         return self._ever_created
+
+    def known_ever_created(self) -> bool | None:
+        """The answer of :meth:`ever_created` if it needs no query, else None; a stat call at most.
+
+        "No key yet" is remembered only with a marker: every store that creates keys for a data dir
+        (``latentspace keys create``, the server) creates the marker *before* it stores the first key,
+        so a process that still finds no marker knows that no key exists yet, whichever process
+        creates one. Keys created in this process by a store without the marker also end it.
+        """
+        if self._ever_created:
+            return True
+        if self._marker is None:
+            return None
+        if os.path.exists(self._marker):
+            self._ever_created = True
+            return True
+        return False if self._none_as_of == _CREATED_HERE[0] else None
 
     def lookup(self, key: str | None) -> KeyInfo | PendingCheck:
         """The key's record when the caches decide; Unauthorized when malformed or known to fail; else pending."""

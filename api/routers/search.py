@@ -2,26 +2,64 @@
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import asdict
 
+import orjson
 from fastapi import APIRouter
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import EngineDep
-from api.schemas import HitOut, SearchIn, SearchOut
-from services.search.types import SearchRequest
+from api.schemas import SearchIn, SearchOut
+from services.engine import Engine
+from services.search.types import SearchRequest, SearchResult
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 
 
-@router.post("/search", response_model=SearchOut, response_model_exclude_unset=True)
-def search(name: str, body: SearchIn, engine: EngineDep) -> SearchOut:
+@router.post("/search", response_model=SearchOut)
+async def search(name: str, body: SearchIn, engine: EngineDep) -> Response:
+    request = SearchRequest(**dict(body))
     started = time.perf_counter()
-    result = engine.search(name, SearchRequest(**body.model_dump()))
-    took = (time.perf_counter() - started) * 1000
-    return SearchOut(
-        hits=[HitOut(**asdict(h)) for h in result.hits],
-        mode=result.mode,
-        took_ms=round(took, 3),
-        **(result.cluster or {}),  # cluster mode: index_seq, shards, partial
-    )
+    if answered_inline(request, engine):
+        result = engine.search(name, request)
+    else:
+        result = await run_in_threadpool(engine.search, name, request)
+    return Response(render(result, (time.perf_counter() - started) * 1000), media_type="application/json")
+
+
+def answered_inline(request: SearchRequest, engine: Engine) -> bool:
+    """Whether the search runs on the event loop instead of a worker thread.
+
+    A raw vector without filter, explain or diversity is one index search plus rows from the hit cache:
+    well under a millisecond, less than handing it to a thread and waking the loop again costs (issue 17's
+    profile). Text queries (the model) and filters (SQL) still go to the threadpool, and so does every search
+    of an Engine that searches elsewhere (cluster mode: a fan-out to the shards must not block the loop).
+    """
+    plain = not request.filter and not request.explain and not request.diversity
+    return engine.searches_in_process and request.vector is not None and plain
+
+
+def render(result: SearchResult, took_ms: float) -> bytes:
+    """The SearchOut body, encoded once (no response-model round trip: the fields are built here)."""
+    hits = [
+        {
+            "id": h.id,
+            "score": h.score,
+            "text": h.text,
+            "chunk": h.chunk,
+            "char_start": h.char_start,
+            "char_end": h.char_end,
+            "source_uri": h.source_uri,
+            "metadata": h.metadata,
+            "mode": h.mode,
+            "explain": h.explain,
+        }
+        for h in result.hits
+    ]
+    body = {"hits": hits, "mode": result.mode, "took_ms": round(took_ms, 3), **(result.cluster or {})}
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # what orjson refuses, e.g. a stored metadata integer beyond 64 bits: the stdlib's way
+        return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()

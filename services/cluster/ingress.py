@@ -167,6 +167,8 @@ class ShardedLexicalIndexes(LexicalIndexes):
 class ClusterEngine(Engine):
     """The Engine of a sharded deployment: searches fan out; responses say which shards answered."""
 
+    searches_in_process = False
+
     def __init__(self, settings: Settings, pool: ShardPool, embedders: EmbedderCache | None = None) -> None:
         require_postgres(settings, "cluster mode")
         super().__init__(settings.model_copy(update={"hit_cache_entries": 0}), embedders)

@@ -25,7 +25,7 @@ def boom(self, *args, **kwargs):
 
 services.engine.Engine.list_collections = boom  # one route that fails unexpectedly
 from cli.main import app
-app(["serve", "--port", sys.argv[1]], prog_name="latentspace")
+app(["serve", "--port", sys.argv[1], "--workers", "1"], prog_name="latentspace")  # one process: the patch applies
 """
 
 
