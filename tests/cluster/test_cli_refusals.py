@@ -36,3 +36,9 @@ def test_workers_without_ray_and_shards_without_ray_are_refused(sqlite_env: Path
 def test_serve_on_ray_with_sqlite_is_refused(sqlite_env: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--ray", "local", "--shards", "2"])
     assert result.exit_code == 1 and "needs PostgreSQL" in result.output
+
+
+def test_serve_workers_with_ray_is_refused(sqlite_env: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "--ray", "local", "--shards", "2", "--workers", "2"])
+    assert result.exit_code == 1 and "--replicas adds throughput" in result.output
+    assert not (sqlite_env / "data" / "latentspace.db").exists()  # refused before anything was opened
