@@ -106,7 +106,7 @@ def test_eval_beir_per_backend_names_it_and_refuses_a_mismatch(env: Path) -> Non
     assert report["backend"] == "onnx-int8" and report["ingest"]["added"] == 5
     assert report["runs"][0]["metrics"]["recall@10"] == 1.0
     assert "backend `onnx-int8`" in (env / "data" / "eval" / "beir-tiny-test.md").read_text()
-    torch_made = eval_json("beir", str(folder), "--collection", "kept", "--k", "5", "--mode", "lexical")
-    assert torch_made["backend"] == "torch"
-    refused = runner.invoke(app, ["eval", "beir", str(folder), "-c", "kept", "--backend", "onnx-int8"])
-    assert refused.exit_code == 1 and "was embedded with backend 'torch'" in refused.output
+    default_made = eval_json("beir", str(folder), "--collection", "kept", "--k", "5", "--mode", "lexical")
+    assert default_made["backend"] == "onnx-int8"  # the default for new text collections
+    refused = runner.invoke(app, ["eval", "beir", str(folder), "-c", "kept", "--backend", "torch"])
+    assert refused.exit_code == 1 and "was embedded with backend 'onnx-int8'" in refused.output

@@ -34,7 +34,7 @@ def test_int8_collection_embeds_and_searches_with_its_backend(sqlite_engine) -> 
 
 
 def test_torch_and_fp32_onnx_collections_hold_the_same_vectors(sqlite_engine) -> None:  # noqa: ANN001
-    sqlite_engine.create_collection("t")
+    sqlite_engine.create_collection("t", backend="torch")
     sqlite_engine.create_collection("o", backend="onnx")
     for name in ("t", "o"):
         sqlite_engine.ingest(name, DOCS)

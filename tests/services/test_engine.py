@@ -92,7 +92,7 @@ def test_delete_document_removes_it_from_search(engine) -> None:  # noqa: ANN001
 
 
 def test_raw_vector_search_and_dimension_check(engine) -> None:  # noqa: ANN001
-    engine.create_collection("c")
+    engine.create_collection("c", backend="torch")  # the query vector below comes from the torch model
     engine.ingest("c", docs())
     vector = engine.embedders.get("all-MiniLM-L6-v2").embed_query(CORPUS["market"])
     hits = engine.search("c", SearchRequest(vector=vector.tolist(), k=1)).hits
