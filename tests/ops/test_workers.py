@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -188,3 +189,18 @@ def test_each_worker_sees_the_others_writes(workers) -> None:  # noqa: ANN001
         assert f"d{ids[1]}" not in _search(workers, reader, {"vector": VECTORS[ids[1]].tolist(), "k": 3})
     for pid in (a, b):
         assert _write(workers, pid, "GET", "/v1/collections/w")[1]["documents"] == 42
+
+
+def test_a_replaced_worker_sees_the_writes_made_since_the_fork(workers) -> None:  # noqa: ANN001
+    """A dead worker is replaced by a fork of the parent, whose indexes were loaded before these writes."""
+    a, b = workers.pids
+    status, body = _write(workers, a, "POST", "/v1/collections/w/documents", _docs(range(0, 10)))
+    assert status == 200 and body["added"] == 10, body
+    os.kill(b, signal.SIGKILL)
+    deadline = time.monotonic() + 60  # start-up guard, not a timing assertion
+    while not (fresh := [pid for pid in _children(workers.server.pid) if pid not in (a, b)]):
+        assert workers.server.poll() is None and time.monotonic() < deadline, workers.log.read_text()[-3000:]
+        time.sleep(0.2)
+    assert _search(workers, fresh[0], {"vector": VECTORS[3].tolist(), "k": 3})[0] == "d3"
+    assert _write(workers, fresh[0], "DELETE", "/v1/collections/w/documents/d4")[0] == 204
+    assert "d4" not in _search(workers, a, {"vector": VECTORS[4].tolist(), "k": 3})
