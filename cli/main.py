@@ -174,7 +174,7 @@ def serve(
     from api.app import create_app
     from api.http_protocol import OneSendHttpProtocol
     from api.request_log import log_config
-    from cli.workers import ForkedWorkers
+    from cli.workers import ForkedWorkers, serve_in_process
 
     if ray is not None and workers not in (None, 1):
         raise fail("--workers runs processes on one machine; with --ray, --replicas adds throughput")
@@ -195,11 +195,7 @@ def serve(
         log_level="info", access_log=False, http=OneSendHttpProtocol,
     )
     if count == 1:
-        server = uvicorn.Server(config)
-        server.run()
-        if not server.started:
-            sys.exit(3)  # what uvicorn.run exits with when the app cannot start
-        return
+        sys.exit(serve_in_process(config))
     engine.verify_indexes()  # load (and repair) every index once, before the fork: the workers share it
     sys.exit(ForkedWorkers(config, count, before_fork=engine.db.dispose).run())
 

@@ -27,12 +27,20 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from os import _exit as exit_now  # a forked worker must never run the parent's exit handlers
 
 import uvicorn
 
 log = logging.getLogger("latentspace.serve")
 STARTUP_GRACE = 10.0  # seconds: a worker dying sooner is a start-up failure, not a crash to recover from
 STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests after SIGTERM before SIGKILL
+
+
+def serve_in_process(config: uvicorn.Config) -> int:
+    """One worker: the server runs in this process (exit status 3, as uvicorn's, if the app cannot start)."""
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 3
 
 
 class ForkedWorkers:
@@ -72,7 +80,7 @@ class ForkedWorkers:
     def _fork(self, sock: socket.socket) -> None:
         pid = os.fork()
         if pid == 0:  # the worker: never returns into the parent's code
-            os._exit(self._serve(sock))
+            exit_now(self._serve(sock))
         self.started[pid] = time.monotonic()
         log.info("started worker %d", pid)
 
