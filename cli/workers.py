@@ -20,6 +20,7 @@ server instead of crash-looping (a broken app would fail the same way every time
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -34,6 +35,7 @@ import uvicorn
 log = logging.getLogger("latentspace.serve")
 STARTUP_GRACE = 10.0  # seconds: a worker dying sooner is a start-up failure, not a crash to recover from
 STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests after SIGTERM before SIGKILL
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # HUP too: by default it would orphan the workers
 
 
 def serve_in_process(config: uvicorn.Config) -> int:
@@ -60,7 +62,7 @@ class ForkedWorkers:
         self.before_fork()
         gc.collect()
         gc.freeze()
-        previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, self._stop) for sig in STOP_SIGNALS}
         try:
             for _ in range(self.count):
                 self._fork(sock)
@@ -85,8 +87,9 @@ class ForkedWorkers:
         log.info("started worker %d", pid)
 
     def _serve(self, sock: socket.socket) -> int:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own once it runs
+        _stop_with_parent()
         try:
             server = uvicorn.Server(self.config)
             server.run(sockets=[sock])
@@ -129,6 +132,17 @@ class ForkedWorkers:
             _signal(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         self.started.clear()
+
+
+def _stop_with_parent() -> None:
+    """Linux: SIGTERM this worker when the parent dies (even by SIGKILL), so no worker is left holding the port."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: a worker outlives a killed parent until it is stopped itself
+    if os.getppid() == 1:  # the parent died before the call above
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -78,6 +78,14 @@ def _request(conn: http.client.HTTPConnection, method: str, path: str, body: dic
     return response.status, json.loads(raw) if raw else {}
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _has_torch(pid: int) -> bool:
     return "libtorch" in Path(f"/proc/{pid}/maps").read_text()
 
@@ -192,7 +200,8 @@ def test_each_worker_sees_the_others_writes(workers) -> None:  # noqa: ANN001
 
 
 def test_a_replaced_worker_sees_the_writes_made_since_the_fork(workers) -> None:  # noqa: ANN001
-    """A dead worker is replaced by a fork of the parent, whose indexes were loaded before these writes."""
+    """A dead worker is replaced by a fork of the parent, whose indexes were loaded before these writes;
+    and when the parent itself is killed, its workers stop."""
     a, b = workers.pids
     status, body = _write(workers, a, "POST", "/v1/collections/w/documents", _docs(range(0, 10)))
     assert status == 200 and body["added"] == 10, body
@@ -204,3 +213,8 @@ def test_a_replaced_worker_sees_the_writes_made_since_the_fork(workers) -> None:
     assert _search(workers, fresh[0], {"vector": VECTORS[3].tolist(), "k": 3})[0] == "d3"
     assert _write(workers, fresh[0], "DELETE", "/v1/collections/w/documents/d4")[0] == 204
     assert "d4" not in _search(workers, a, {"vector": VECTORS[4].tolist(), "k": 3})
+    os.kill(workers.server.pid, signal.SIGKILL)  # no worker may outlive the parent (PR_SET_PDEATHSIG)
+    deadline = time.monotonic() + 60
+    while any(_running(pid) for pid in (a, fresh[0])):
+        assert time.monotonic() < deadline, "a worker outlived its killed parent"
+        time.sleep(0.2)
