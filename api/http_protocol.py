@@ -7,8 +7,8 @@ write (which then goes out together with it) or until the event loop's next turn
 so a response of one body message leaves in one send while nothing waits longer than one loop turn.
 Closing the connection sends what is held first. Everything else is uvicorn's own code and behaviour.
 
-``latentspace serve`` uses it (``uvicorn.Config(http=OneSendHttpProtocol)``); it needs httptools, which
-uvicorn[standard] brings.
+``latentspace serve`` uses it (``uvicorn.Config(http=OneSendHttpProtocol)``); it needs httptools (a project
+dependency since it does).
 """
 
 from __future__ import annotations
