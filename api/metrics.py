@@ -11,7 +11,7 @@ outside 100-599.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -57,14 +57,22 @@ class AppMetrics:
         self.searches = Counter("latentspace_searches", "Successful search requests", registry=self.registry)
         self.chunks_added = Counter("latentspace_ingested_chunks", "Chunks indexed", registry=self.registry)
         self.chunks_removed = Counter("latentspace_removed_chunks", "Chunks removed", registry=self.registry)
+        # (method, route, status) -> its request counter, latency histogram and whether it is a search;
+        # labels() takes a lock and re-validates the labels on every call. Bounded as the labels are.
+        self._children: dict[tuple[str, str, str], tuple[Any, Any, bool]] = {}
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         """Count one answered request (api/edge.py calls it for every HTTP request, refusals included)."""
         route = getattr(scope.get("route"), "path", None) or "unmatched"
-        method = method_label(scope.get("method", ""))
-        self.requests.labels(method, route, status_label(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
-        if status == 200 and route.endswith("/search"):
+        key = (method_label(scope.get("method", "")), route, status_label(status))
+        children = self._children.get(key)
+        if children is None:
+            search = status == 200 and route.endswith("/search")
+            children = (self.requests.labels(*key), self.latency.labels(key[0], route), search)
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        if children[2]:
             self.searches.inc()
 
 

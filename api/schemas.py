@@ -162,6 +162,11 @@ class HitOut(BaseModel):
     explain: dict[str, Any] | None = None
 
 
+# What api/routers/search.py renders of each hit, without a response model: exactly HitOut's fields, in
+# order (tests/api/test_search_render.py checks that a rendered body validates as SearchOut).
+HIT_FIELDS: tuple[str, ...] = tuple(HitOut.model_fields)
+
+
 class ShardsOut(BaseModel):
     answered: int
     total: int

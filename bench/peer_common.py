@@ -62,18 +62,31 @@ def recall(found: list[list[int]], truth: np.ndarray) -> float:
 
 def rss_mb(pid: int | None = None, children: bool = False) -> float:
     """Resident set size in MB of ``pid`` (default: this process), plus its descendants' when asked."""
+    return memory_mb(pid, children)["rss"]
+
+
+def memory_mb(pid: int | None = None, children: bool = False) -> dict[str, float]:
+    """RSS and PSS in MB of ``pid`` (default: this process), summed over its descendants when asked.
+
+    RSS counts every page a process maps, so a page that forked workers share counts once per worker;
+    PSS (proportional set size, /proc/PID/smaps_rollup) splits each shared page between the processes
+    that map it, so a sum of PSS counts it once: the memory the processes together really hold.
+    """
     pids = [pid or os.getpid()]
     if children:
         pids += descendants(pids[0])
-    total = 0
+    totals = {"rss": 0.0, "pss": 0.0, "processes": 0}
     for p in pids:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            text = Path(f"/proc/{p}/smaps_rollup").read_text()
         except OSError:
             continue
-    return total / 1024
+        totals["processes"] += 1
+        for line in text.splitlines():
+            name, _, rest = line.partition(":")
+            if name in ("Rss", "Pss"):
+                totals[name.lower()] += int(rest.split()[0]) / 1024
+    return totals
 
 
 def descendants(pid: int) -> list[int]:

@@ -75,8 +75,9 @@ class Server:
                 time.sleep(0.5)
         raise RuntimeError(f"server not ready: {ready_url}")
 
-    def rss_mb(self) -> float:
-        return pc.rss_mb(self.process.pid, children=True)
+    def memory_mb(self) -> dict[str, float]:
+        """RSS and PSS of the server and all its processes (bench/peer_common.py says which counts what)."""
+        return pc.memory_mb(self.process.pid, children=True)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -188,8 +189,8 @@ def run_rounds(runs: dict[tuple[str, str], Callable], rounds: int) -> dict[tuple
         "errors": sum(s.get("errors", 0) for s in runs_)} for key, runs_ in samples.items()}
 
 
-def text_query_rss(args: argparse.Namespace, work: Path) -> dict:
-    """RSS of a one-worker server: after loading and 200 vector searches, then after one text query."""
+def text_query_memory(args: argparse.Namespace, work: Path) -> dict:
+    """RSS and PSS of a one-worker server: after loading and 200 vector searches, then after one text query."""
     port = args.port + 2
     env = dict(os.environ, LATENTSPACE_DATA_DIR=str(work / "ls-data"), HF_HUB_OFFLINE="1")
     env.pop("LATENTSPACE_DATABASE_URL", None)
@@ -198,9 +199,9 @@ def text_query_rss(args: argparse.Namespace, work: Path) -> dict:
     try:
         url = f"http://127.0.0.1:{port}/v1/collections/bench/search"
         http(url, work / "ours.jsonl", 1, "hits.*.id", 200)
-        vector_only = server.rss_mb()
+        vector_only = server.memory_mb()
         post_json(url, {"query": "vaccines and the immune system", "k": pc.K})
-        return {"vector_only_mb": vector_only, "after_text_query_mb": server.rss_mb()}
+        return {"vector_only": vector_only, "after_text_query": server.memory_mb()}
     finally:
         server.stop()
 
@@ -226,18 +227,18 @@ def main() -> None:
     servers = start_servers(args, work, agents)
     try:
         results = run_rounds(tasks(args, agents, servers), args.rounds)
-        rss = {name: server.rss_mb() for name, (server, *_rest) in servers.items()}
+        served = {name: server.memory_mb() for name, (server, *_rest) in servers.items()}
     finally:
         for server, *_rest in servers.values():
             server.stop()
         for agent in agents.values():
             agent.close()
-    memory = text_query_rss(args, work)
-    print_report(args, agents, results, rss, memory, truth, truth_f)
+    memory = text_query_memory(args, work)
+    print_report(args, agents, results, served, memory, truth, truth_f)
     if args.out:
         slim = {f"{a}/{b}": {k: v for k, v in r.items() if k != "found"} for (a, b), r in results.items()}
         info = {name: agent.info for name, agent in agents.items()}
-        everything = {"results": slim, "agents": info, "server_rss": rss, "memory": memory}
+        everything = {"results": slim, "agents": info, "server_memory": served, "memory": memory}
         args.out.write_text(json.dumps(everything, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 

@@ -163,15 +163,18 @@ def serve(
 ) -> None:
     """Run the HTTP API (with --ray: searches fan out to shards on Ray Serve, docs/SCALING.md).
 
-    Several workers share the data dir as separate processes do: one writer at a time (the write lock),
-    and each sees the others' writes on its next request (the write generation empties its hit cache; a
-    changed index manifest reloads its index). Each holds its own indexes; the model loads on a worker's
-    first text query.
+    Several workers are forked from this process after it has loaded every index, so they share those
+    pages until one changes them (cli/workers.py, docs/SERVING.md). They share the data dir as separate
+    processes do: one writer at a time (the write lock), and each sees the others' writes on its next
+    request (the write generation empties its hit cache; a changed index manifest reloads its index).
+    The model loads on a worker's first text query.
     """
     import uvicorn
 
     from api.app import create_app
+    from api.http_protocol import OneSendHttpProtocol
     from api.request_log import log_config
+    from cli.workers import ForkedWorkers, serve_in_process
 
     if ray is not None and workers not in (None, 1):
         raise fail("--workers runs processes on one machine; with --ray, --replicas adds throughput")
@@ -187,17 +190,14 @@ def serve(
         console.print("[bold yellow]warning:[/] LATENTSPACE_AUTH=off: no API key is checked, admin routes included")
     # access_log=False: api/edge.py writes the one line per request; uvicorn's log_level would
     # otherwise turn its own access logger back on and every request was logged twice.
-    options = {"host": host, "port": port, "log_config": log_config(settings.log_format), "log_level": "info"}
-    if count == 1:
-        uvicorn.run(create_app(settings, engine=engine), access_log=False, **options)
-        return
-    engine.close()  # each worker builds its own Engine from the same settings (the environment)
-    # A worker answers uvicorn's health ping from a thread, which needs the GIL: loading the model on a
-    # worker's first text query (importing torch) can hold it longer than uvicorn's 5 s default, and the
-    # worker was killed mid-request on a busy machine. 60 s still replaces a worker that really hangs.
-    uvicorn.run(
-        "api.app:create_app", factory=True, workers=count, access_log=False, timeout_worker_healthcheck=60, **options
+    config = uvicorn.Config(
+        create_app(settings, engine=engine), host=host, port=port, log_config=log_config(settings.log_format),
+        log_level="info", access_log=False, http=OneSendHttpProtocol,
     )
+    if count == 1:
+        sys.exit(serve_in_process(config))
+    engine.verify_indexes()  # load (and repair) every index once, before the fork: the workers share it
+    sys.exit(ForkedWorkers(config, count, before_fork=engine.db.dispose).run())
 
 
 def main() -> None:

@@ -178,16 +178,18 @@ class HnswlibIndex(BaseIndex):
 
 
 def _load_rows(directory: Path, graph: hnswlib.Index, dim: int, deleted: set[int]) -> VectorRows:
-    """The saved vector copy; an index saved before it existed copies its vectors out of the graph once."""
-    rows = VectorRows(dim)
+    """The saved vector copy, mapped copy-on-write (index/rows.py: no resident memory until a filter reads
+    rows, pages shared between processes); an index saved before the copy existed copies its vectors out of
+    the graph once."""
     if (directory / _VECTORS_FILE).exists():
         labels = np.load(directory / _LABELS_FILE, allow_pickle=False)
-        vectors = np.load(directory / _VECTORS_FILE, allow_pickle=False)
-        if labels.shape != (len(vectors),) or vectors.shape[1:] != (dim,):
+        vectors = np.load(directory / _VECTORS_FILE, allow_pickle=False, mmap_mode="c")
+        if labels.shape != (len(vectors),) or vectors.shape[1:] != (dim,) or vectors.dtype != np.float32:
             raise ValueError("saved vectors do not match their labels")
-    else:
-        gone = np.fromiter(deleted, dtype=np.int64, count=len(deleted))
-        labels = np.setdiff1d(np.asarray(graph.get_ids_list(), dtype=np.int64), gone)
-        vectors = np.asarray(graph.get_items(labels, return_type="numpy"), dtype=np.float32).reshape(-1, dim)
+        return VectorRows.adopt(labels, vectors)
+    rows = VectorRows(dim)
+    gone = np.fromiter(deleted, dtype=np.int64, count=len(deleted))
+    labels = np.setdiff1d(np.asarray(graph.get_ids_list(), dtype=np.int64), gone)
+    vectors = np.asarray(graph.get_items(labels, return_type="numpy"), dtype=np.float32).reshape(-1, dim)
     rows.put(labels, vectors)
     return rows

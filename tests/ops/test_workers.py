@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -75,6 +76,14 @@ def _request(conn: http.client.HTTPConnection, method: str, path: str, body: dic
     response = conn.getresponse()
     raw = response.read()
     return response.status, json.loads(raw) if raw else {}
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _has_torch(pid: int) -> bool:
@@ -188,3 +197,24 @@ def test_each_worker_sees_the_others_writes(workers) -> None:  # noqa: ANN001
         assert f"d{ids[1]}" not in _search(workers, reader, {"vector": VECTORS[ids[1]].tolist(), "k": 3})
     for pid in (a, b):
         assert _write(workers, pid, "GET", "/v1/collections/w")[1]["documents"] == 42
+
+
+def test_a_replaced_worker_sees_the_writes_made_since_the_fork(workers) -> None:  # noqa: ANN001
+    """A dead worker is replaced by a fork of the parent, whose indexes were loaded before these writes;
+    and when the parent itself is killed, its workers stop."""
+    a, b = workers.pids
+    status, body = _write(workers, a, "POST", "/v1/collections/w/documents", _docs(range(0, 10)))
+    assert status == 200 and body["added"] == 10, body
+    os.kill(b, signal.SIGKILL)
+    deadline = time.monotonic() + 60  # start-up guard, not a timing assertion
+    while not (fresh := [pid for pid in _children(workers.server.pid) if pid not in (a, b)]):
+        assert workers.server.poll() is None and time.monotonic() < deadline, workers.log.read_text()[-3000:]
+        time.sleep(0.2)
+    assert _search(workers, fresh[0], {"vector": VECTORS[3].tolist(), "k": 3})[0] == "d3"
+    assert _write(workers, fresh[0], "DELETE", "/v1/collections/w/documents/d4")[0] == 204
+    assert "d4" not in _search(workers, a, {"vector": VECTORS[4].tolist(), "k": 3})
+    os.kill(workers.server.pid, signal.SIGKILL)  # no worker may outlive the parent (PR_SET_PDEATHSIG)
+    deadline = time.monotonic() + 60
+    while any(_running(pid) for pid in (a, fresh[0])):
+        assert time.monotonic() < deadline, "a worker outlived its killed parent"
+        time.sleep(0.2)
