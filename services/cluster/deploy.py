@@ -31,6 +31,11 @@ from services.cluster.shard import ShardServer
 log = logging.getLogger(__name__)
 # One thread each for numpy, FAISS and hnswlib inside a replica: replicas share the machine's cores.
 REPLICA_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+# Unfiltered searches that reach a replica together become one index query over a matrix of queries
+# (docs/BENCHMARKS.md, "Cluster, quiet machine"): at most BATCH_SIZE requests, those queued while the
+# previous batch ran (no wait for a batch to fill: a lone request is answered at once).
+# MAX_ONGOING lets that many requests (and a few others) be in a replica at once.
+BATCH_SIZE, BATCH_WAIT_S, MAX_ONGOING = 16, 0.0, 32
 
 
 def app_name(shards: int) -> str:
@@ -65,8 +70,19 @@ class ShardReplica:
         if not self._follower.is_alive():
             raise RuntimeError("the change-log follower stopped")
 
-    def search(self, *args: Any) -> Any:
-        return self.server.search(*args)
+    async def search(self, collection_id: int, queries: Any, k: int, allowed: Any) -> Any:
+        """A filtered search alone; unfiltered ones batched with those arriving within a millisecond."""
+        if allowed is not None:
+            return self.server.search(collection_id, queries, k, allowed)
+        answer = await self._batched(collection_id, queries, k)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    @serve.batch(max_batch_size=BATCH_SIZE, batch_wait_timeout_s=BATCH_WAIT_S)
+    async def _batched(self, collection_ids: list[int], queries: list[Any], ks: list[int]) -> list[Any]:
+        # Runs on the replica's event loop: the requests queued behind it form the next batch meanwhile.
+        return self.server.search_many(list(zip(collection_ids, queries, ks, strict=True)))
 
     def size(self, *args: Any) -> Any:
         return self.server.size(*args)
@@ -110,7 +126,8 @@ def deploy_shards(settings: Settings, shards: int, replicas: int, name: str | No
             ray_actor_options={"num_cpus": settings.cluster_replica_cpus, "runtime_env": {"env_vars": REPLICA_ENV}},
             health_check_period_s=2,
             health_check_timeout_s=30,
-            max_ongoing_requests=8,
+            max_ongoing_requests=MAX_ONGOING,
+            logging_config={"enable_access_log": False},  # a log line per request costs more than the search
         )
         bound.append(options.bind(payload, shard, shards))
     directory = serve.deployment(ShardDirectory).options(name="directory", ray_actor_options={"num_cpus": 0})
