@@ -6,7 +6,8 @@ clients that fixed work, not the index, limits throughput (docs/BENCHMARKS.md, "
 :class:`CoalescingPool` therefore lets concurrent unfiltered searches of one collection and ``k`` ride
 one fan-out whose query matrix stacks theirs, like a database's group commit:
 
-- a search that finds fewer than ``inflight`` fan-outs of its kind under way sends at once, taking with
+- a search that finds fewer than ``inflight`` fan-outs of its kind under way (``cluster_fanout_inflight``,
+  default 1: on a busy machine fewer, fuller requests beat more, smaller ones) sends at once, taking with
   it whatever others are queued (up to ``max_rows`` query rows): a lone client never waits;
 - otherwise it queues; when a fan-out comes back, its sender hands every waiter its own rows of each
   shard's answer and, if searches queued meanwhile, wakes the first of them to send the next batch.
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-INFLIGHT, MAX_ROWS = 2, 64
+MAX_ROWS = 64
 
 
 class _Rider:
@@ -38,7 +39,7 @@ class _Rider:
 class CoalescingPool:
     """A ShardPool over ``pool`` that batches concurrent unfiltered ``search`` calls (module docstring)."""
 
-    def __init__(self, pool: Any, inflight: int = INFLIGHT, max_rows: int = MAX_ROWS) -> None:
+    def __init__(self, pool: Any, inflight: int = 1, max_rows: int = MAX_ROWS) -> None:
         self.pool, self.shards = pool, pool.shards
         self.inflight, self.max_rows = inflight, max_rows
         self._lock = threading.Lock()

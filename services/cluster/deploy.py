@@ -18,6 +18,19 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+# Ray Serve's per-request overhead, not the index, bounds a shard's throughput on small machines
+# (docs/BENCHMARKS.md, "Cluster, quiet machine"). Defaults that Serve itself bundles as its "throughput
+# optimized" mode, minus direct ingress (no Serve HTTP here), set before Serve is imported (its flags are
+# read at import) and given to every replica; a value already in the environment wins:
+SERVE_ENV = {
+    "RAY_SERVE_USE_GRPC_BY_DEFAULT": "1",  # handle -> replica over gRPC rather than Ray actor calls
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",  # replicas: one event loop, not two threads
+    "RAY_SERVE_LOG_TO_STDERR": "0",  # replicas: no stderr line per request (files only)
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "1",  # the ingress calls handles from worker threads
+}
+for _name, _value in SERVE_ENV.items():
+    os.environ.setdefault(_name, _value)
+
 try:
     from ray import serve
     from ray.exceptions import RayTaskError
@@ -31,6 +44,7 @@ from services.cluster.shard import ShardServer
 log = logging.getLogger(__name__)
 # One thread each for numpy, FAISS and hnswlib inside a replica: replicas share the machine's cores.
 REPLICA_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+REPLICA_ENV |= {name: os.environ[name] for name in SERVE_ENV}
 # Unfiltered searches that reach a replica together become one index query over a matrix of queries
 # (docs/BENCHMARKS.md, "Cluster, quiet machine"): at most BATCH_SIZE requests, those queued while the
 # previous batch ran (no wait for a batch to fill: a lone request is answered at once).
