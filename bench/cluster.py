@@ -6,8 +6,8 @@
 Search: the 44,484 SciFact-sentence MiniLM vectors (../shared/data/scifact-sentences-minilm) go into one
 hnswlib collection (M 16, ef_construction 200, ef_search 32); with ``--abstracts N`` the first N SciFact
 abstracts (../shared/data/beir-scifact, title + text, ``truncate`` chunking: one vector each, embedded by
-the default model) into a second one, searched with the embedded SciFact queries. Systems, all queried in-process through
-``Engine.search`` (dense, by vector, k=10; the HTTP layer is the same for all and left out): the
+the default model) into a second one, searched with the embedded SciFact queries. Systems, all queried
+in-process through ``Engine.search`` (dense, by vector, k=10; the HTTP layer is the same for all and left out): the
 single-process Engine (hit cache on, as served; and off, for reference), and
 ClusterEngines over S = 1, 2, 4 shards (R replicas each, one phase per R) on a local Ray. Every round
 runs each system at 1, 4 and 16 concurrent clients (threads) in turn; the report gives the median over

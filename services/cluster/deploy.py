@@ -18,6 +18,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from core.errors import LatentspaceError
+from core.settings import Settings
+from services.cluster.shard import ShardServer
+
 # Ray Serve's per-request overhead, not the index, bounds a shard's throughput on small machines
 # (docs/BENCHMARKS.md, "Cluster, quiet machine"). Defaults that Serve itself bundles as its "throughput
 # optimized" mode, minus direct ingress (no Serve HTTP here), set before Serve is imported (its flags are
@@ -31,15 +35,11 @@ SERVE_ENV = {
 for _name, _value in SERVE_ENV.items():
     os.environ.setdefault(_name, _value)
 
-try:
-    from ray import serve
-    from ray.exceptions import RayTaskError
+try:  # after the flags above
+    from ray import serve  # noqa: E402
+    from ray.exceptions import RayTaskError  # noqa: E402
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError("cluster mode needs Ray: pip install 'latentspace[cluster]'") from exc
-
-from core.errors import LatentspaceError
-from core.settings import Settings
-from services.cluster.shard import ShardServer
 
 log = logging.getLogger(__name__)
 # One thread each for numpy, FAISS and hnswlib inside a replica: replicas share the machine's cores.
