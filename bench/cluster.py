@@ -151,6 +151,10 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
                 changelog.set_shard_layout(session, collection_id, shards, reset=False)
         pools[shards] = deploy.deploy_shards(settings, shards, replicas, name=f"bench-s{shards}-r{replicas}")
         engines[f"S={shards} R={replicas}"] = ClusterEngine(settings, pools[shards], single.embedders)
+        for inflight in args.inflight[1:]:  # the same shards behind an ingress with more fan-outs in flight
+            more = settings.model_copy(update={"cluster_fanout_inflight": inflight})
+            name = f"S={shards} R={replicas} inflight={inflight}"
+            engines[name] = ClusterEngine(more, pools[shards], single.embedders)
         for collection, (queries, _truth) in workloads.items():  # load before the next layout is recorded
             searcher(engines[f"S={shards} R={replicas}"], collection)(queries[0])
     table: dict[str, Any] = {}
@@ -214,6 +218,7 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--ingest-docs", type=int, default=1000)
     parser.add_argument("--abstracts", type=int, default=0, help="also search the first N SciFact abstracts")
+    parser.add_argument("--inflight", type=int, nargs="+", default=[1], help="fan-outs in flight (first: default)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     report = run(args)
@@ -236,7 +241,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         conn.execute(text("CREATE SCHEMA public"))
     db.dispose()
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    settings = Settings(data_dir=tmp, database_url=args.database_url, cluster_replica_cpus=0.1, _env_file=None)
+    settings = Settings(
+        data_dir=tmp,
+        database_url=args.database_url,
+        cluster_replica_cpus=0.1,
+        cluster_fanout_inflight=args.inflight[0],
+        _env_file=None,
+    )
     texts, base, queries = load(args.data, args.limit)
     queries = queries[: args.queries]
     truth = np.argsort(-(queries @ base.T), axis=1)[:, :10]
