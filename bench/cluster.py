@@ -150,13 +150,15 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
                 collection_id = single.context.collection(collection).id
                 changelog.set_shard_layout(session, collection_id, shards, reset=False)
         pools[shards] = deploy.deploy_shards(settings, shards, replicas, name=f"bench-s{shards}-r{replicas}")
-        engines[f"S={shards} R={replicas}"] = ClusterEngine(settings, pools[shards], single.embedders)
+        names = [f"S={shards} R={replicas}"]
+        engines[names[0]] = ClusterEngine(settings, pools[shards], single.embedders)
         for inflight in args.inflight[1:]:  # the same shards behind an ingress with more fan-outs in flight
             more = settings.model_copy(update={"cluster_fanout_inflight": inflight})
-            name = f"S={shards} R={replicas} inflight={inflight}"
-            engines[name] = ClusterEngine(more, pools[shards], single.embedders)
+            names.append(f"S={shards} R={replicas} inflight={inflight}")
+            engines[names[-1]] = ClusterEngine(more, pools[shards], single.embedders)
         for collection, (queries, _truth) in workloads.items():  # load before the next layout is recorded
-            searcher(engines[f"S={shards} R={replicas}"], collection)(queries[0])
+            for name in names:
+                searcher(engines[name], collection)(queries[0])
     table: dict[str, Any] = {}
     for collection, (queries, truth) in workloads.items():
         systems = {name: searcher(engine, collection) for name, engine in engines.items()}
