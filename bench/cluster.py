@@ -1,11 +1,14 @@
 """Scale-out benchmark (issue 13): sharded + replicated search on Ray Serve against the single process, in one run.
 
     python -m bench.cluster --database-url postgresql+psycopg://... [--limit N] [--rounds 3] [--ingest-docs 1000]
+        [--abstracts N]
 
 Search: the 44,484 SciFact-sentence MiniLM vectors (../shared/data/scifact-sentences-minilm) go into one
-hnswlib collection (M 16, ef_construction 200, ef_search 32). Systems, all queried in-process through
-``Engine.search`` (dense, by vector, k=10; the HTTP layer is the same for all and left out): the
-single-process Engine (hit cache on, as served; and off, which is what the cluster ingress does), and
+hnswlib collection (M 16, ef_construction 200, ef_search 32); with ``--abstracts N`` the first N SciFact
+abstracts (../shared/data/beir-scifact, title + text, ``truncate`` chunking: one vector each, embedded by
+the default model) into a second one, searched with the embedded SciFact queries. Systems, all queried
+in-process through ``Engine.search`` (dense, by vector, k=10; the HTTP layer is the same for all and left out): the
+single-process Engine (hit cache on, as served; and off, for reference), and
 ClusterEngines over S = 1, 2, 4 shards (R replicas each, one phase per R) on a local Ray. Every round
 runs each system at 1, 4 and 16 concurrent clients (threads) in turn; the report gives the median over
 rounds of QPS and of p50/p99 latency, and recall@10 against exact search. Then: seconds from SIGKILL of a
@@ -54,12 +57,37 @@ def build(settings: Any, texts: list[str], base: np.ndarray) -> tuple[Any, float
     return engine, time.perf_counter() - started
 
 
-def searcher(engine: Any) -> Any:
+def build_abstracts(engine: Any, corpus: Path, limit: int, count: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The first ``limit`` abstracts in an hnswlib collection; (query vectors, exact top-10 doc ids, seconds)."""
+    from sqlalchemy import select
+
+    from ingest.readers import TableOptions, read_path
+    from store.models import Chunk, Document
+
+    docs = list(read_path(corpus, TableOptions(text_fields=("title", "text"), id_field="_id")))[:limit]
+    engine.create_collection("abstracts", index_kind="hnswlib", index_params=HNSW, chunking="truncate")
+    started = time.perf_counter()
+    engine.ingest("abstracts", docs)
+    seconds = time.perf_counter() - started
+    collection = engine.context.collection("abstracts")
+    lines = (corpus.parent / "queries.jsonl").read_text(encoding="utf-8").splitlines()[:count]
+    embedder = engine.embedder_for(collection)
+    queries = np.vstack([embedder.embed_query(json.loads(line)["text"]) for line in lines]).astype(np.float32)
+    with engine.sessions() as session:
+        rows = session.execute(
+            select(Document.external_id, Chunk.embedding).join(Chunk).where(Document.collection_id == collection.id)
+        ).all()
+    ids = np.asarray([int(external_id) for external_id, _ in rows])
+    base = np.vstack([np.frombuffer(blob, dtype=np.float32) for _, blob in rows])
+    return queries, ids[np.argsort(-(queries @ base.T), axis=1)[:, :10]], seconds
+
+
+def searcher(engine: Any, collection: str) -> Any:
     from services.search.types import SearchRequest
 
     def one(query: np.ndarray) -> list[int]:
         request = SearchRequest(vector=query.tolist(), k=10, mode="dense", group_by_document=False)
-        return [int(h.id) for h in engine.search("sentences", request).hits]
+        return [int(h.id) for h in engine.search(collection, request).hits]
 
     return one
 
@@ -113,19 +141,32 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
     from services.cluster.ingress import ClusterEngine
     from store import changelog
 
-    single, single_nocache, queries, truth = data
-    systems = {"single": searcher(single), "single-nocache": searcher(single_nocache)}
+    single, single_nocache, workloads = data
+    engines = {"single": single, "single-nocache": single_nocache}
     pools = {}
     for shards in args.shards:
-        with single.sessions.begin() as session:  # no reset entry: the other layouts keep serving it
-            changelog.set_shard_layout(session, single.context.collection("sentences").id, shards, reset=False)
+        with single.sessions.begin() as session:  # no reset entry: the other layouts keep serving them
+            for collection in workloads:
+                collection_id = single.context.collection(collection).id
+                changelog.set_shard_layout(session, collection_id, shards, reset=False)
         pools[shards] = deploy.deploy_shards(settings, shards, replicas, name=f"bench-s{shards}-r{replicas}")
-        systems[f"S={shards} R={replicas}"] = searcher(ClusterEngine(settings, pools[shards], single.embedders))
-        systems[f"S={shards} R={replicas}"](queries[0])  # load before the next layout is recorded
-    table = rounds(systems, queries, truth, args.rounds)
+        names = [f"S={shards} R={replicas}"]
+        engines[names[0]] = ClusterEngine(settings, pools[shards], single.embedders)
+        for inflight in args.inflight[1:]:  # the same shards behind an ingress with more fan-outs in flight
+            more = settings.model_copy(update={"cluster_fanout_inflight": inflight})
+            names.append(f"S={shards} R={replicas} inflight={inflight}")
+            engines[names[-1]] = ClusterEngine(more, pools[shards], single.embedders)
+        for collection, (queries, _truth) in workloads.items():  # load before the next layout is recorded
+            for name in names:
+                searcher(engines[name], collection)(queries[0])
+    table: dict[str, Any] = {}
+    for collection, (queries, truth) in workloads.items():
+        systems = {name: searcher(engine, collection) for name, engine in engines.items()}
+        table[collection] = rounds(systems, queries, truth, args.rounds)
     table["rss_mb"] = {f"S={s}": [r["rss_mb"] for r in pool.status()] for s, pool in pools.items()}
     if replicas == 1 and 2 in pools:
-        table["kill_to_full_answer_s"] = kill_and_wait(systems["S=2 R=1"], pools[2], queries[0])
+        search = searcher(engines["S=2 R=1"], "sentences")
+        table["kill_to_full_answer_s"] = kill_and_wait(search, pools[2], next(iter(workloads.values()))[0][0])
     for shards in pools:
         deploy.undeploy(shards, name=f"bench-s{shards}-r{replicas}")
     return table
@@ -178,6 +219,8 @@ def main() -> None:
     parser.add_argument("--shards", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--ingest-docs", type=int, default=1000)
+    parser.add_argument("--abstracts", type=int, default=0, help="also search the first N SciFact abstracts")
+    parser.add_argument("--inflight", type=int, nargs="+", default=[1], help="fan-outs in flight (first: default)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     report = run(args)
@@ -200,16 +243,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         conn.execute(text("CREATE SCHEMA public"))
     db.dispose()
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    settings = Settings(data_dir=tmp, database_url=args.database_url, cluster_replica_cpus=0.1, _env_file=None)
+    settings = Settings(
+        data_dir=tmp,
+        database_url=args.database_url,
+        cluster_replica_cpus=0.1,
+        cluster_fanout_inflight=args.inflight[0],
+        _env_file=None,
+    )
     texts, base, queries = load(args.data, args.limit)
     queries = queries[: args.queries]
     truth = np.argsort(-(queries @ base.T), axis=1)[:, :10]
     single, seconds = build(settings, texts, base)
+    report: dict[str, Any] = {"vectors": len(base), "queries": len(queries), "build_s": round(seconds, 1)}
+    workloads = {"sentences": (queries, truth)}
+    if args.abstracts:
+        abstract_queries, abstract_truth, seconds = build_abstracts(single, args.corpus, args.abstracts, args.queries)
+        workloads["abstracts"] = (abstract_queries, abstract_truth)
+        report["abstracts"] = {"docs": args.abstracts, "queries": len(abstract_queries), "ingest_s": round(seconds, 1)}
     nocache = Engine(settings.model_copy(update={"hit_cache_entries": 0}), single.embedders)
     connect("local", num_cpus=os.cpu_count())
-    report: dict[str, Any] = {"vectors": len(base), "queries": len(queries), "build_s": round(seconds, 1)}
     for replicas in args.replicas:
-        report[f"R={replicas}"] = cluster_phase(settings, replicas, args, (single, nocache, queries, truth))
+        report[f"R={replicas}"] = cluster_phase(settings, replicas, args, (single, nocache, workloads))
     if args.ingest_docs:
         report["ingest_docs_per_s"] = ingest_rates(settings, args.corpus, args.ingest_docs)
     return report

@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     # issue 17 (HTTP path, workers): `latentspace serve` processes; None = one per core this process may use
     workers: int | None = Field(None, ge=1, le=64, description="Worker processes of `latentspace serve`.")
 
+    # issue 13 (sharded search throughput): how many fan-outs of one collection's unfiltered searches the
+    # ingress keeps under way at once; concurrent searches queue behind them and share the next one
+    cluster_fanout_inflight: int = Field(
+        1, ge=1, le=64, description="Concurrent shard fan-outs per collection; more searches ride along in them."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -18,7 +18,7 @@ from store.models import Collection
 
 def log_delta(session: Session, collection_id: int, delta: IndexDelta) -> None:
     """Append the delta to the change log inside the write's own transaction (shards follow it, issue 13)."""
-    changelog.record_write(session, collection_id, delta.added_ids, delta.removed_ids)
+    changelog.record_write(session, collection_id, delta.added_ids, delta.removed_ids, touched=bool(delta))
 
 
 def apply_delta(ctx: ServiceContext, collection: Collection, index: VectorIndex, delta: IndexDelta) -> None:

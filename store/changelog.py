@@ -37,9 +37,13 @@ def _serialise(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
 
 
-def record_write(session: Session, collection_id: int, added: Sequence[int], removed: Sequence[int]) -> None:
-    """Append the chunks a write added and removed (nothing when it changed no chunk)."""
-    if not added and not removed:
+def record_write(
+    session: Session, collection_id: int, added: Sequence[int], removed: Sequence[int], touched: bool = False
+) -> None:
+    """Append the chunks a write added and removed. Nothing when it changed no chunk, unless ``touched``:
+    it changed what a search shows all the same (a document's metadata), which readers that cache rows
+    must learn from the log (services/cluster/logclock.py); followers applying it change no index."""
+    if not added and not removed and not touched:
         return
     _serialise(session)
     entry = ChangeLogEntry(

@@ -18,19 +18,38 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-try:
-    from ray import serve
-    from ray.exceptions import RayTaskError
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("cluster mode needs Ray: pip install 'latentspace[cluster]'") from exc
-
 from core.errors import LatentspaceError
 from core.settings import Settings
 from services.cluster.shard import ShardServer
 
+# Ray Serve's per-request overhead, not the index, bounds a shard's throughput on small machines
+# (docs/BENCHMARKS.md, "Cluster, quiet machine"). Defaults that Serve itself bundles as its "throughput
+# optimized" mode, minus direct ingress (no Serve HTTP here), set before Serve is imported (its flags are
+# read at import) and given to every replica; a value already in the environment wins:
+SERVE_ENV = {
+    "RAY_SERVE_USE_GRPC_BY_DEFAULT": "1",  # handle -> replica over gRPC rather than Ray actor calls
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",  # replicas: one event loop, not two threads
+    "RAY_SERVE_LOG_TO_STDERR": "0",  # replicas: no stderr line per request (files only)
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "1",  # the ingress calls handles from worker threads
+}
+for _name, _value in SERVE_ENV.items():
+    os.environ.setdefault(_name, _value)
+
+try:  # after the flags above
+    from ray import serve  # noqa: E402
+    from ray.exceptions import RayTaskError  # noqa: E402
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("cluster mode needs Ray: pip install 'latentspace[cluster]'") from exc
+
 log = logging.getLogger(__name__)
 # One thread each for numpy, FAISS and hnswlib inside a replica: replicas share the machine's cores.
 REPLICA_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+REPLICA_ENV |= {name: os.environ[name] for name in SERVE_ENV}
+# Unfiltered searches that reach a replica together become one index query over a matrix of queries
+# (docs/BENCHMARKS.md, "Cluster, quiet machine"): at most BATCH_SIZE requests, those queued while the
+# previous batch ran (no wait for a batch to fill: a lone request is answered at once).
+# MAX_ONGOING lets that many requests (and a few others) be in a replica at once.
+BATCH_SIZE, BATCH_WAIT_S, MAX_ONGOING = 16, 0.0, 32
 
 
 def app_name(shards: int) -> str:
@@ -65,8 +84,19 @@ class ShardReplica:
         if not self._follower.is_alive():
             raise RuntimeError("the change-log follower stopped")
 
-    def search(self, *args: Any) -> Any:
-        return self.server.search(*args)
+    async def search(self, collection_id: int, queries: Any, k: int, allowed: Any) -> Any:
+        """A filtered search alone; unfiltered ones batched with those arriving within a millisecond."""
+        if allowed is not None:
+            return self.server.search(collection_id, queries, k, allowed)
+        answer = await self._batched(collection_id, queries, k)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    @serve.batch(max_batch_size=BATCH_SIZE, batch_wait_timeout_s=BATCH_WAIT_S)
+    async def _batched(self, collection_ids: list[int], queries: list[Any], ks: list[int]) -> list[Any]:
+        # Runs on the replica's event loop: the requests queued behind it form the next batch meanwhile.
+        return self.server.search_many(list(zip(collection_ids, queries, ks, strict=True)))
 
     def size(self, *args: Any) -> Any:
         return self.server.size(*args)
@@ -110,7 +140,8 @@ def deploy_shards(settings: Settings, shards: int, replicas: int, name: str | No
             ray_actor_options={"num_cpus": settings.cluster_replica_cpus, "runtime_env": {"env_vars": REPLICA_ENV}},
             health_check_period_s=2,
             health_check_timeout_s=30,
-            max_ongoing_requests=8,
+            max_ongoing_requests=MAX_ONGOING,
+            logging_config={"enable_access_log": False},  # a log line per request costs more than the search
         )
         bound.append(options.bind(payload, shard, shards))
     directory = serve.deployment(ShardDirectory).options(name="directory", ray_actor_options={"num_cpus": 0})

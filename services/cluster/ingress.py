@@ -12,8 +12,11 @@ filter, fusion, hydration and error path is the single-process one:
 - writes commit to SQL with their change-log entry (services/writes.py); the shards pick them up from
   the log, and the ingress nudges them to do so at once, so its own next search sees the write.
 
-The read cache of hydrated rows is turned off (``hit_cache_entries=0``): other processes, on other
-machines, write to the same database without touching this data dir's write generation.
+The read cache of hydrated rows (chunk rows, collection rows, chunk counts) stays on, but runs on a
+:class:`~services.cluster.logclock.LogClock` instead of the data dir's write generation alone: other
+processes, on other machines, write to the same database without touching this data dir, and every
+write appends to the change log, whose newest seq the clock reads every ``cluster_follow_interval``
+seconds. A write elsewhere is therefore shown within the follow interval, as the shards show it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import Conflict, InvalidInput
 from core.settings import Settings
+from core.writelock import WriteGeneration
 from index.sharding import shard_of
 from ingest.embedders import EmbedderCache
 from ingest.pipeline import IndexDelta
+from services.cluster.coalesce import CoalescingPool
 from services.cluster.fanout import Fanout, ShardPool, merge_sparse, merge_top_k
+from services.cluster.logclock import LogClock
+from services.context import ServiceContext
 from services.engine import Engine
+from services.hitcache import HitCache
 from services.search.types import SearchRequest, SearchResult
 from services.sync.lexical import LexicalIndexes
 from services.sync.vectors import VectorIndexes
@@ -50,8 +58,8 @@ def require_postgres(settings: Settings, what: str) -> None:
 class ShardedIndex:
     """The VectorIndex face of a collection spread over the shards (search and len; writes go via the log)."""
 
-    def __init__(self, fanout: Fanout, sessions: sessionmaker[Session], collection: Collection, kind: str) -> None:
-        self.fanout, self.sessions = fanout, sessions
+    def __init__(self, fanout: Fanout, ctx: ServiceContext, collection: Collection, kind: str) -> None:
+        self.fanout, self.ctx = fanout, ctx
         self.collection_id, self.dim, self.kind = collection.id, collection.embedder_dim, kind
 
     def search(self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None) -> tuple:
@@ -67,9 +75,14 @@ class ShardedIndex:
         return merge_top_k([(ids, scores) for _shard, (ids, scores, _seq) in answers], k)
 
     def __len__(self) -> int:
-        """The stored chunk count (what the shards converge to): one SQL count instead of a fan-out round."""
-        with self.sessions() as session:
-            return repo.collection_counts(session, self.collection_id)[1]
+        """The stored chunk count (what the shards converge to): one SQL count instead of a fan-out round,
+        kept in the read cache until the next write anywhere (a dense search asks for it every time)."""
+
+        def count() -> int:
+            with self.ctx.sessions() as session:
+                return repo.collection_counts(session, self.collection_id)[1]
+
+        return self.ctx.hits.value(("chunk-count", self.collection_id), count)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """The write is in the change log already; have the shards read it now rather than at their next tick."""
@@ -82,15 +95,15 @@ class ShardedIndex:
 class ShardedVectorIndexes(VectorIndexes):
     """``ctx.vectors`` of the ingress: no index in this process, a :class:`ShardedIndex` per collection."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], fanout: Fanout) -> None:
-        super().__init__(settings.index_dir(), sessions, settings.exact_threshold)
-        self.fanout = fanout
+    def __init__(self, ctx: ServiceContext, fanout: Fanout) -> None:
+        super().__init__(ctx.settings.index_dir(), ctx.sessions, ctx.settings.exact_threshold)
+        self.ctx, self.fanout = ctx, fanout
         self._layouts: dict[int, int] = {}
 
     def get(self, collection: Collection) -> Any:
         if self._layouts.get(collection.id) != self.fanout.shards:
             self._check_layout(collection)
-        return ShardedIndex(self.fanout, self._sessions, collection, collection.index_kind or "sharded")
+        return ShardedIndex(self.fanout, self.ctx, collection, collection.index_kind or "sharded")
 
     def _check_layout(self, collection: Collection) -> None:
         """Record the collection's shard count on first use; refuse to serve it with another one."""
@@ -171,11 +184,14 @@ class ClusterEngine(Engine):
 
     def __init__(self, settings: Settings, pool: ShardPool, embedders: EmbedderCache | None = None) -> None:
         require_postgres(settings, "cluster mode")
-        super().__init__(settings.model_copy(update={"hit_cache_entries": 0}), embedders)
+        super().__init__(settings, embedders)
         ctx = self.context
-        self.fanout = Fanout(pool)
+        local = WriteGeneration(settings.data_dir / ".write.generation")  # this process's own writes
+        self.clock = LogClock(local, ctx.sessions, settings.cluster_follow_interval)
+        ctx.hits = HitCache(self.clock, settings.hit_cache_entries)
+        self.fanout = Fanout(CoalescingPool(pool, settings.cluster_fanout_inflight))  # searches share fan-outs
         plain_lexical = ctx.lexical
-        ctx.vectors = ShardedVectorIndexes(ctx.settings, ctx.sessions, self.fanout)
+        ctx.vectors = ShardedVectorIndexes(ctx, self.fanout)
         ctx.lexical = ShardedLexicalIndexes(ctx.settings, ctx.sessions, self.fanout)
         ctx.listeners[:] = [ctx.lexical if listener is plain_lexical else listener for listener in ctx.listeners]
 
@@ -184,3 +200,7 @@ class ClusterEngine(Engine):
             result = super().search(name, request)
         result.cluster = report.summary()
         return result
+
+    def close(self) -> None:
+        self.clock.close()
+        super().close()

@@ -141,7 +141,7 @@ class ShardServer:
         if change.op == "reset":
             self._drop_files(change.collection_id)
             self._dirty.discard(change.collection_id)
-        elif collection is not None:
+        elif collection is not None and (change.added or change.removed):  # not a metadata-only entry
             for indexes in (self.vectors, self.lexical):
                 indexes.apply_change(collection, indexes.get(collection), change.added, change.removed)
             self._dirty.add(change.collection_id)
@@ -172,6 +172,29 @@ class ShardServer:
         index = self.vectors.get(self.collection(collection_id))
         ids, scores = index.search(queries, k, allowed_ids=allowed)
         return ids, scores, self.seq
+
+    def search_many(self, calls: list[tuple[int, np.ndarray, int]]) -> list[Any]:
+        """Several unfiltered :meth:`search` calls ``(collection id, queries (q_i, d), k)`` answered with one
+        index query per (collection, k): the rows of concurrent requests stacked into one matrix (a Serve
+        replica batches the requests that arrive together, see deploy.py). One answer per call, in order:
+        its :meth:`search` tuple, or the exception its search raised."""
+        matrices = [np.atleast_2d(np.asarray(queries, dtype=np.float32)) for _cid, queries, _k in calls]
+        groups: dict[tuple[int, int], list[int]] = {}
+        for number, (collection_id, _queries, k) in enumerate(calls):
+            groups.setdefault((collection_id, k), []).append(number)
+        answers: list[Any] = [None] * len(calls)
+        for (collection_id, k), numbers in groups.items():
+            try:
+                ids, scores, seq = self.search(collection_id, np.vstack([matrices[n] for n in numbers]), k, None)
+            except Exception as exc:  # e.g. the collection is gone: each of its callers gets the error
+                answers = [exc if n in numbers else a for n, a in enumerate(answers)]
+                continue
+            start = 0
+            for number in numbers:
+                stop = start + len(matrices[number])
+                answers[number] = (ids[start:stop], scores[start:stop], seq)
+                start = stop
+        return answers
 
     def size(self, collection_id: int) -> tuple[int, int]:
         return len(self.vectors.get(self.collection(collection_id))), self.seq
