@@ -86,7 +86,7 @@ class EmbedderCache:
         """A CLIP on an ONNX backend: its image tower in ONNX Runtime (fp32 only), its text tower in torch."""
         from ingest.onnx_image import OnnxImageTower
 
-        text = SentenceTransformerEmbedder(name, **options)
+        text = self._torch_text(name, options)
         if not encodes_images(text):
             raise error
         if backend != "onnx":
@@ -100,10 +100,21 @@ class EmbedderCache:
         )
         return text, with_image_tower(text, tower)
 
+    def _torch_text(self, name: str, options: dict[str, Any]) -> SentenceTransformerEmbedder:
+        """The torch embedder of ``name``, kept as its ``torch`` entry: a CLIP's text tower runs in torch in every
+        backend, and a refused backend falls back to torch (services/collections.py), so it is loaded once.
+        Called under the cache's lock."""
+        key = (name, "torch")
+        if key not in self._models:
+            text = SentenceTransformerEmbedder(name, **options)
+            self._text[key], self._models[key] = text, with_image_tower(text)
+        return self._text[key]
+
     def query_cache_counts(self) -> tuple[int, int]:
-        """(hits, misses) of every loaded model's query-vector cache, for /metrics."""
+        """(hits, misses) of every loaded model's query-vector cache, for /metrics (a cache shared by two
+        backends of one CLIP counts once)."""
         with self._lock:
-            caches = [model.queries for model in self._text.values()]
+            caches = list({id(model): model.queries for model in self._text.values()}.values())
         return sum(c.hits for c in caches), sum(c.misses for c in caches)
 
 
