@@ -197,7 +197,8 @@ def serve(
             http=OneSendHttpProtocol,
         )))
     engine.verify_indexes()  # load (and repair) every index once, before the fork: the workers share it
-    ForkedWorkers(api, gunicorn_options(host, port, count, logging_config), before_fork=engine.db.dispose).run()
+    options = gunicorn_options(host, port, count, logging_config, http=OneSendHttpProtocol)
+    ForkedWorkers(api, options, before_fork=engine.db.dispose).run()
 
 
 def main() -> None:

@@ -37,8 +37,6 @@ import uvicorn
 from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
-from api.http_protocol import OneSendHttpProtocol
-
 # The heartbeat: uvicorn's loop pings the arbiter every WORKER_TIMEOUT/2 s; a worker silent for WORKER_TIMEOUT
 # s is killed and replaced. The ping is a coroutine on the event loop, and a text query's first model load
 # runs in the threadpool (it takes ~10 s on an idle 2-core machine), so it does not silence the worker;
@@ -57,12 +55,13 @@ def serve_in_process(config: uvicorn.Config) -> int:
 
 
 class LatentspaceWorker(UvicornWorker):
-    """gunicorn's uvicorn worker with the options ``latentspace serve`` gives uvicorn in one process."""
+    """gunicorn's uvicorn worker with the options ``latentspace serve`` gives uvicorn in one process.
 
-    # log_config stays None: gunicorn configured logging (logconfig_dict) before the fork.
-    CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012  (the base class's name and shape)
-        "loop": "auto", "http": OneSendHttpProtocol, "log_level": "info", "access_log": False,
-    }
+    ``worker_class`` names the HTTP protocol (api/http_protocol.py: cli/main.py hands it in, as only it may
+    import api/). log_config stays None: gunicorn configured logging (logconfig_dict) before the fork.
+    """
+
+    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", "log_level": "info", "access_log": False}  # noqa: RUF012
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -98,7 +97,13 @@ class ForkedWorkers(BaseApplication):
         gc.freeze()
 
 
-def gunicorn_options(host: str, port: int, count: int, log_config: dict[str, Any]) -> dict[str, Any]:
+def worker_class(http: type) -> type[LatentspaceWorker]:
+    """The worker class whose uvicorn speaks HTTP with ``http`` (a uvicorn protocol class)."""
+    kwargs = {**LatentspaceWorker.CONFIG_KWARGS, "http": http}
+    return type("LatentspaceWorker", (LatentspaceWorker,), {"CONFIG_KWARGS": kwargs})
+
+
+def gunicorn_options(host: str, port: int, count: int, log_config: dict[str, Any], http: type) -> dict[str, Any]:
     """gunicorn's settings for ``latentspace serve --workers count`` (set in code: no config file is read)."""
     loggers = dict(log_config.get("loggers", {}))
     for name in ("gunicorn.error", "gunicorn.access"):  # gunicorn's lines go through our (JSON) root handler
@@ -106,7 +111,7 @@ def gunicorn_options(host: str, port: int, count: int, log_config: dict[str, Any
     return {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": count,
-        "worker_class": LatentspaceWorker,
+        "worker_class": worker_class(http),
         "preload_app": True,
         "timeout": WORKER_TIMEOUT,
         "graceful_timeout": GRACEFUL_TIMEOUT,
