@@ -39,7 +39,7 @@ from uvicorn_worker import UvicornWorker
 
 # The heartbeat: uvicorn's loop pings the arbiter every WORKER_TIMEOUT/2 s; a worker silent for WORKER_TIMEOUT
 # s is killed and replaced. The ping is a coroutine on the event loop, and a text query's first model load
-# runs in the threadpool (it takes ~10 s on an idle 2-core machine), so it does not silence the worker;
+# runs in the threadpool (seconds: importing torch, reading the model), so it does not silence the worker;
 # 120 s leaves room for a loaded machine and for a long synchronous stretch on the loop, and still replaces
 # a hung worker within two minutes.
 WORKER_TIMEOUT = 120
