@@ -163,9 +163,9 @@ def serve(
 ) -> None:
     """Run the HTTP API (with --ray: searches fan out to shards on Ray Serve, docs/SCALING.md).
 
-    Several workers are forked from this process after it has loaded every index, so they share those
-    pages until one changes them (cli/workers.py, docs/SERVING.md). They share the data dir as separate
-    processes do: one writer at a time (the write lock), and each sees the others' writes on its next
+    Several workers are forked by gunicorn from this process after it has loaded every index, so they
+    share those pages until one changes them (cli/workers.py, docs/SERVING.md). They share the data dir as
+    separate processes do: one writer at a time (the write lock), and each sees the others' writes on its next
     request (the write generation empties its hit cache; a changed index manifest reloads its index).
     The model loads on a worker's first text query.
     """
@@ -174,7 +174,7 @@ def serve(
     from api.app import create_app
     from api.http_protocol import OneSendHttpProtocol
     from api.request_log import log_config
-    from cli.workers import ForkedWorkers, serve_in_process
+    from cli.workers import ForkedWorkers, gunicorn_options, serve_in_process
 
     if ray is not None and workers not in (None, 1):
         raise fail("--workers runs processes on one machine; with --ray, --replicas adds throughput")
@@ -190,14 +190,15 @@ def serve(
         console.print("[bold yellow]warning:[/] LATENTSPACE_AUTH=off: no API key is checked, admin routes included")
     # access_log=False: api/edge.py writes the one line per request; uvicorn's log_level would
     # otherwise turn its own access logger back on and every request was logged twice.
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host=host, port=port, log_config=log_config(settings.log_format),
-        log_level="info", access_log=False, http=OneSendHttpProtocol,
-    )
+    api, logging_config = create_app(settings, engine=engine), log_config(settings.log_format)
     if count == 1:
-        sys.exit(serve_in_process(config))
+        sys.exit(serve_in_process(uvicorn.Config(
+            api, host=host, port=port, log_config=logging_config, log_level="info", access_log=False,
+            http=OneSendHttpProtocol,
+        )))
     engine.verify_indexes()  # load (and repair) every index once, before the fork: the workers share it
-    sys.exit(ForkedWorkers(config, count, before_fork=engine.db.dispose).run())
+    options = gunicorn_options(host, port, count, logging_config, http=OneSendHttpProtocol)
+    ForkedWorkers(api, options, before_fork=engine.db.dispose).run()
 
 
 def main() -> None:

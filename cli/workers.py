@@ -1,21 +1,26 @@
-"""``latentspace serve --workers N``: worker processes forked from a parent that has already loaded everything.
+"""``latentspace serve --workers N``: gunicorn's pre-fork supervisor over an app the parent has already loaded.
 
 Why fork (issue 17): uvicorn's own supervisor starts each worker as a fresh interpreter (``spawn``) that
 imports every module and loads every index itself, so two workers held two private copies of everything
 (on 44,484 MiniLM vectors: 276 MB each, plus 122 MB for the parent and 13 MB for multiprocessing's
-resource tracker). Here the parent builds the app and loads every index once, then forks: the workers
-share those pages copy-on-write — the imported modules, hnswlib's graph, the mapped vector copy
-(index/rows.py) — until one of them writes to a page. ``gc.freeze()`` before the fork keeps the
-collector from touching (and so copying) the objects every worker inherits.
+resource tracker). Here the parent builds the app and loads every index once, then gunicorn
+(``preload_app``) forks the workers: they share those pages copy-on-write — the imported modules,
+hnswlib's graph, the mapped vector copy (index/rows.py) — until one of them writes to a page.
+``gc.freeze()`` before the first fork keeps the collector from touching (and so copying) the objects every
+worker inherits.
 
 Every worker is still its own server, exactly as a separately started process would be: its own database
 connections (the parent closes its pool before forking; nothing opened before the fork is used after it),
-its own event loop, caches and Prometheus counters; another process's write reaches it through the write
-generation and the index manifests (docs/SERVING.md). The parent only watches: a worker that dies is
-replaced by a new fork of the parent (whose indexes may be older than the data dir: the new worker reloads
-what changed on first use, as every worker does), and SIGINT/SIGTERM stop the workers (uvicorn's graceful
-shutdown), then the parent. A worker that dies within ``STARTUP_GRACE`` seconds of its start stops the
-server instead of crash-looping (a broken app would fail the same way every time).
+its own event loop (uvicorn, run by ``uvicorn_worker.UvicornWorker``), caches and Prometheus counters;
+another process's write reaches it through the write generation and the index manifests (docs/SERVING.md).
+
+gunicorn's arbiter does the rest: a worker that dies, or misses its heartbeat for ``WORKER_TIMEOUT``
+seconds, is replaced by a new fork of the parent (whose indexes may be older than the data dir: the new
+worker reloads what changed on first use); a worker that fails to boot stops the server (exit 3);
+SIGINT/SIGQUIT stop at once, SIGTERM gracefully (``GRACEFUL_TIMEOUT``), SIGHUP forks fresh workers,
+SIGTTIN/SIGTTOU add/remove one. One thing gunicorn does not do for this worker class is kept here:
+``PR_SET_PDEATHSIG``, so a worker stops at once when the parent is killed (gunicorn's own check of the
+parent pid lives in its sync workers' loops, which the uvicorn worker does not run).
 """
 
 from __future__ import annotations
@@ -25,17 +30,21 @@ import gc
 import logging
 import os
 import signal
-import socket
-import time
 from collections.abc import Callable
-from os import _exit as exit_now  # a forked worker must never run the parent's exit handlers
+from typing import Any
 
 import uvicorn
+from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
 
-log = logging.getLogger("latentspace.serve")
-STARTUP_GRACE = 10.0  # seconds: a worker dying sooner is a start-up failure, not a crash to recover from
-STOP_TIMEOUT = 30.0  # seconds a worker gets to finish its requests after SIGTERM before SIGKILL
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # HUP too: by default it would orphan the workers
+# The heartbeat: uvicorn's loop pings the arbiter every WORKER_TIMEOUT/2 s; a worker silent for WORKER_TIMEOUT
+# s is killed and replaced. The ping is a coroutine on the event loop, and a text query's first model load
+# runs in the threadpool (seconds: importing torch, reading the model), so it does not silence the worker;
+# 120 s leaves room for a loaded machine and for a long synchronous stretch on the loop, and still replaces
+# a hung worker within two minutes.
+WORKER_TIMEOUT = 120
+GRACEFUL_TIMEOUT = 30  # seconds a worker gets to finish its requests after SIGTERM before SIGKILL
+KEEPALIVE = 5  # uvicorn's own default keep-alive (gunicorn's would be 2 s)
 
 
 def serve_in_process(config: uvicorn.Config) -> int:
@@ -45,93 +54,79 @@ def serve_in_process(config: uvicorn.Config) -> int:
     return 0 if server.started else 3
 
 
-class ForkedWorkers:
-    """``count`` forked uvicorn servers of ``config`` on one listening socket, watched by this process."""
+class LatentspaceWorker(UvicornWorker):
+    """gunicorn's uvicorn worker with the options ``latentspace serve`` gives uvicorn in one process.
 
-    def __init__(self, config: uvicorn.Config, count: int, before_fork: Callable[[], None]) -> None:
-        self.config = config
-        self.count = count
+    ``worker_class`` names the HTTP protocol (api/http_protocol.py: cli/main.py hands it in, as only it may
+    import api/). log_config stays None: gunicorn configured logging (logconfig_dict) before the fork.
+    """
+
+    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", "log_level": "info", "access_log": False}  # noqa: RUF012
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # UvicornWorker points uvicorn's error log at gunicorn's handlers; ours has none of its own (it
+        # propagates to the root's JSON handler), so uvicorn's lines must propagate too or be lost.
+        uvicorn_error = logging.getLogger("uvicorn.error")
+        uvicorn_error.handlers = []
+        uvicorn_error.propagate = True
+
+
+class ForkedWorkers(BaseApplication):
+    """``count`` gunicorn workers forked from this process, serving ``app`` on ``host:port``."""
+
+    def __init__(self, app: Any, options: dict[str, Any], before_fork: Callable[[], None]) -> None:
+        self.app = app
+        self.options = options
         self.before_fork = before_fork
-        self.started: dict[int, float] = {}  # worker pid -> monotonic start time
-        self.stopping = False
-        self.failed = False
+        super().__init__()
 
-    def run(self) -> int:
-        """Serve until SIGINT/SIGTERM (exit status 0) or a start-up failure (1)."""
-        sock = self.config.bind_socket()
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        self.cfg.set("when_ready", self.when_ready)
+        self.cfg.set("post_fork", post_fork)
+
+    def load(self) -> Any:
+        return self.app
+
+    def when_ready(self, _arbiter: Any) -> None:
+        """In the parent, once, after the socket is bound and before the first worker is forked."""
         self.before_fork()
         gc.collect()
         gc.freeze()
-        previous = {sig: signal.signal(sig, self._stop) for sig in STOP_SIGNALS}
-        try:
-            for _ in range(self.count):
-                self._fork(sock)
-            while not self.stopping:
-                self._reap(sock)
-                time.sleep(0.2)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self._stop_all()
-            sock.close()
-        return 1 if self.failed else 0
 
-    def _stop(self, signum: int, _frame: object) -> None:
-        self.stopping = True
 
-    def _fork(self, sock: socket.socket) -> None:
-        pid = os.fork()
-        if pid == 0:  # the worker: never returns into the parent's code
-            exit_now(self._serve(sock))
-        self.started[pid] = time.monotonic()
-        log.info("started worker %d", pid)
+def worker_class(http: type) -> type[LatentspaceWorker]:
+    """The worker class whose uvicorn speaks HTTP with ``http`` (a uvicorn protocol class)."""
+    kwargs = {**LatentspaceWorker.CONFIG_KWARGS, "http": http}
+    return type("LatentspaceWorker", (LatentspaceWorker,), {"CONFIG_KWARGS": kwargs})
 
-    def _serve(self, sock: socket.socket) -> int:
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own once it runs
-        _stop_with_parent()
-        try:
-            server = uvicorn.Server(self.config)
-            server.run(sockets=[sock])
-            return 0 if server.started else 3  # 3: uvicorn's own start-up failure status
-        except SystemExit as exc:
-            return exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
-            log.exception("worker %d failed", os.getpid())
-            return 1
 
-    def _reap(self, sock: socket.socket) -> None:
-        while self.started:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                return
-            began = self.started.pop(pid, None)
-            if began is None:
-                continue
-            code = os.waitstatus_to_exitcode(status)
-            if time.monotonic() - began < STARTUP_GRACE or code == 3:
-                log.error("worker %d exited (%d) while starting; stopping the server", pid, code)
-                self.failed = self.stopping = True
-                return
-            log.warning("worker %d exited (%d); starting a new one", pid, code)
-            if not self.stopping:
-                self._fork(sock)
+def gunicorn_options(host: str, port: int, count: int, log_config: dict[str, Any], http: type) -> dict[str, Any]:
+    """gunicorn's settings for ``latentspace serve --workers count`` (set in code: no config file is read)."""
+    loggers = dict(log_config.get("loggers", {}))
+    for name in ("gunicorn.error", "gunicorn.access"):  # gunicorn's lines go through our (JSON) root handler
+        loggers[name] = {"level": "INFO", "handlers": [], "propagate": True}
+    return {
+        "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
+        "workers": count,
+        "worker_class": worker_class(http),
+        "preload_app": True,
+        "timeout": WORKER_TIMEOUT,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
+        "keepalive": KEEPALIVE,
+        "logconfig_dict": {**log_config, "loggers": loggers},
+        "proc_name": "latentspace",
+        # gunicorn's control socket (a path shared by every server of the user, and a thread in the
+        # parent that later forks) is off: TTIN/TTOU/HUP signals do what it would.
+        "control_socket_disable": True,
+    }
 
-    def _stop_all(self) -> None:
-        for pid in self.started:
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while self.started and time.monotonic() < deadline:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                time.sleep(0.1)
-            else:
-                self.started.pop(pid, None)
-        for pid in self.started:
-            log.warning("worker %d did not stop in %.0f s; killing it", pid, STOP_TIMEOUT)
-            _signal(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        self.started.clear()
+
+def post_fork(_arbiter: Any, _worker: Any) -> None:
+    """In each new worker, before it starts serving."""
+    _stop_with_parent()
 
 
 def _stop_with_parent() -> None:
@@ -143,10 +138,3 @@ def _stop_with_parent() -> None:
         return  # not Linux: a worker outlives a killed parent until it is stopped itself
     if os.getppid() == 1:  # the parent died before the call above
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _signal(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass  # already gone

@@ -213,8 +213,43 @@ def test_a_replaced_worker_sees_the_writes_made_since_the_fork(workers) -> None:
     assert _search(workers, fresh[0], {"vector": VECTORS[3].tolist(), "k": 3})[0] == "d3"
     assert _write(workers, fresh[0], "DELETE", "/v1/collections/w/documents/d4")[0] == 204
     assert "d4" not in _search(workers, a, {"vector": VECTORS[4].tolist(), "k": 3})
-    os.kill(workers.server.pid, signal.SIGKILL)  # no worker may outlive the parent (PR_SET_PDEATHSIG)
+    os.kill(workers.server.pid, signal.SIGKILL)  # no worker may outlive the parent (PR_SET_PDEATHSIG, cli/workers.py)
     deadline = time.monotonic() + 60
     while any(_running(pid) for pid in (a, fresh[0])):
         assert time.monotonic() < deadline, "a worker outlived its killed parent"
         time.sleep(0.2)
+
+
+def _live_children(pid: int) -> list[int]:
+    return [child for child in _children(pid) if _running(child)]
+
+
+def _wait_for(condition, what: str, workers: Workers) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 60  # start-up guard, not a timing assertion
+    while not condition():
+        assert workers.server.poll() is None, workers.log.read_text(errors="replace")[-3000:]
+        assert time.monotonic() < deadline, f"{what}: {workers.log.read_text(errors='replace')[-3000:]}"
+        time.sleep(0.2)
+
+
+def test_ttin_adds_a_worker_ttou_removes_one_and_sigterm_stops_cleanly(workers) -> None:  # noqa: ANN001
+    """gunicorn's signals: the added worker is a fork of the parent too and sees writes made before it."""
+    a, b = workers.pids
+    status, body = _write(workers, a, "POST", "/v1/collections/w/documents", _docs(range(0, 5)))
+    assert status == 200 and body["added"] == 5, body
+    os.kill(workers.server.pid, signal.SIGTTIN)
+    _wait_for(lambda: len(_live_children(workers.server.pid)) == 3, "SIGTTIN added no worker", workers)
+    (added,) = [pid for pid in _live_children(workers.server.pid) if pid not in (a, b)]
+    assert _search(workers, added, {"vector": VECTORS[2].tolist(), "k": 3})[0] == "d2"
+    assert not _has_torch(added)
+    os.kill(workers.server.pid, signal.SIGTTOU)
+    _wait_for(lambda: len(_live_children(workers.server.pid)) == 2, "SIGTTOU removed no worker", workers)
+    survivors = _live_children(workers.server.pid)
+    workers.server.terminate()
+    assert workers.server.wait(timeout=60) == 0, workers.log.read_text(errors="replace")[-3000:]
+    assert not any(_running(pid) for pid in survivors), "a worker outlived a clean SIGTERM"
+    lines = workers.log.read_text(errors="replace").splitlines()
+    logged = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(entry["logger"] == "latentspace.request" and entry["status"] == 200 for entry in logged)
+    assert any(entry["logger"] == "gunicorn.error" for entry in logged), "gunicorn's lines should be JSON too"
+    assert not [line for line in lines if line.startswith("[")], "a line outside the JSON log"
