@@ -172,7 +172,6 @@ def serve(
     import uvicorn
 
     from api.app import create_app
-    from api.http_protocol import OneSendHttpProtocol
     from api.request_log import log_config
     from cli.workers import ForkedWorkers, gunicorn_options, serve_in_process
 
@@ -194,10 +193,10 @@ def serve(
     if count == 1:
         sys.exit(serve_in_process(uvicorn.Config(
             api, host=host, port=port, log_config=logging_config, log_level="info", access_log=False,
-            http=OneSendHttpProtocol,
+            http="httptools",
         )))
     engine.verify_indexes()  # load (and repair) every index once, before the fork: the workers share it
-    options = gunicorn_options(host, port, count, logging_config, http=OneSendHttpProtocol)
+    options = gunicorn_options(host, port, count, logging_config)
     ForkedWorkers(api, options, before_fork=engine.db.dispose).run()
 
 

@@ -57,11 +57,10 @@ def serve_in_process(config: uvicorn.Config) -> int:
 class LatentspaceWorker(UvicornWorker):
     """gunicorn's uvicorn worker with the options ``latentspace serve`` gives uvicorn in one process.
 
-    ``worker_class`` names the HTTP protocol (api/http_protocol.py: cli/main.py hands it in, as only it may
-    import api/). log_config stays None: gunicorn configured logging (logconfig_dict) before the fork.
+    log_config stays None: gunicorn configured logging (logconfig_dict) before the fork.
     """
 
-    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", "log_level": "info", "access_log": False}  # noqa: RUF012
+    CONFIG_KWARGS: dict[str, Any] = {"loop": "auto", "http": "httptools", "log_level": "info", "access_log": False}  # noqa: RUF012
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -97,13 +96,7 @@ class ForkedWorkers(BaseApplication):
         gc.freeze()
 
 
-def worker_class(http: type) -> type[LatentspaceWorker]:
-    """The worker class whose uvicorn speaks HTTP with ``http`` (a uvicorn protocol class)."""
-    kwargs = {**LatentspaceWorker.CONFIG_KWARGS, "http": http}
-    return type("LatentspaceWorker", (LatentspaceWorker,), {"CONFIG_KWARGS": kwargs})
-
-
-def gunicorn_options(host: str, port: int, count: int, log_config: dict[str, Any], http: type) -> dict[str, Any]:
+def gunicorn_options(host: str, port: int, count: int, log_config: dict[str, Any]) -> dict[str, Any]:
     """gunicorn's settings for ``latentspace serve --workers count`` (set in code: no config file is read)."""
     loggers = dict(log_config.get("loggers", {}))
     for name in ("gunicorn.error", "gunicorn.access"):  # gunicorn's lines go through our (JSON) root handler
@@ -111,7 +104,7 @@ def gunicorn_options(host: str, port: int, count: int, log_config: dict[str, Any
     return {
         "bind": [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"],
         "workers": count,
-        "worker_class": worker_class(http),
+        "worker_class": LatentspaceWorker,
         "preload_app": True,
         "timeout": WORKER_TIMEOUT,
         "graceful_timeout": GRACEFUL_TIMEOUT,
