@@ -26,7 +26,8 @@ def upsert_documents(name: str, body: DocumentBatch, engine: EngineDep) -> Inges
     if oversized is not None:
         raise PayloadTooLarge(f"document {oversized!r} is over the limit of {longest} characters per document")
     docs = [SourceDocument(d.id, d.text, None, d.metadata) for d in body.documents]
-    vectors = {d.id: np.asarray(d.vector, dtype=np.float32) for d in body.documents if d.vector is not None}
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf here; the pipeline refuses it (422)
+        vectors = {d.id: np.asarray(d.vector, dtype=np.float32) for d in body.documents if d.vector is not None}
     report = engine.ingest(name, docs, vectors=vectors)
     return IngestOut(**report.as_dict())
 
