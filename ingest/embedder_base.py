@@ -177,9 +177,16 @@ def token_length_order(tokenizer: Any, texts: list[str], max_tokens: int) -> np.
     """
     if len(texts) <= 1:
         return np.arange(len(texts))
+    return np.argsort(-token_lengths(tokenizer, texts, max_tokens), kind="stable")
+
+
+def token_lengths(tokenizer: Any, texts: list[str], max_tokens: int) -> np.ndarray:  # noqa: ANN401
+    """Each text's token count as the model sees it (special tokens included, at most ``max_tokens``); int64.
+    Call it under the model's lock (see :func:`token_length_order`)."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
     encoded = tokenizer(texts, truncation=True, max_length=max_tokens, return_attention_mask=False, verbose=False)
-    lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
-    return np.argsort(-lengths, kind="stable")
+    return np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
 
 
 class QueryCache:

@@ -24,6 +24,16 @@ SENTENCES = [
     "COVID-19 vaccine efficacy in elderly patients",
 ]
 
+# One- and two-word texts, where int8 errs most (fewest token vectors averaged; docs/BENCHMARKS.md, "onnx-int8 on
+# short texts"): short function words were the worst of SciFact's vocabulary, then abbreviations and terms.
+SHORT_TEXTS = [
+    "that", "not", "True", "linked", "following", "assistance", "the", "However", "vaccine", "insulin", "apoptosis",
+    "mitochondria", "tuberculosis", "obesity", "p53", "IL-6", "COVID-19", "BRCA1", "smoking", "autophagy",
+    "metformin", "Alzheimer", "microbiome", "cancer", "sleep", "coffee", "not directly", "This may", "We found",
+    "gene expression", "breast cancer", "vitamin D", "insulin resistance", "stem cells", "immune response",
+    "blood pressure", "statin therapy", "HIV infection", "side effects", "volcanic ash",
+]
+
 
 @pytest.fixture(scope="module")
 def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> EmbedderCache:
@@ -43,6 +53,18 @@ def test_int8_vectors_stay_close_to_torch(embedders, onnx_cache: EmbedderCache) 
     int8 = onnx_cache.get("all-MiniLM-L6-v2", "onnx-int8").embed_documents(SENTENCES)
     cosines = (int8 * torch_vectors).sum(axis=1)
     assert cosines.min() >= 0.99, cosines
+
+
+def test_int8_vectors_of_one_and_two_word_texts_stay_close_to_torch(
+    embedders, onnx_cache: EmbedderCache  # noqa: ANN001
+) -> None:
+    torch_vectors = embedders.get("all-MiniLM-L6-v2").embed_documents(SHORT_TEXTS)
+    int8 = onnx_cache.get("all-MiniLM-L6-v2", "onnx-int8")
+    alone = np.vstack([int8.embed_documents([text]) for text in SHORT_TEXTS])  # as a query is embedded
+    for vectors in (alone, int8.embed_documents(SHORT_TEXTS)):  # and in ingest batches
+        cosines = (vectors * torch_vectors).sum(axis=1)
+        worst = [(SHORT_TEXTS[i], round(float(cosines[i]), 4)) for i in np.argsort(cosines)[:5]]
+        assert cosines.min() >= 0.99, worst
 
 
 def _model_path() -> str:
