@@ -1,10 +1,11 @@
 """Export a sentence-transformers model's transformer to ONNX (fp32) and quantize it (int8), offline, once.
 
 The export is made from the model files on disk (nothing is downloaded) into the data dir, under a name
-derived from the model files' fingerprint, the variant and the exporter versions, so a changed model or
-exporter gets a new export. It is written through core/saveddir.py (temp dir, sha256 of every file, atomic
-swap), so a reader sees a whole export or none, and a truncated or flipped file is found by its checksum and
-exported again. An exclusive file lock makes two processes starting at once export once between them.
+derived from the model files' fingerprint, the variant, the variant's recipe (:data:`RECIPES`) and the exporter
+versions, so a changed model, recipe or exporter gets a new export (an export made by other code is never
+reused; it stays on disk until removed). It is written through core/saveddir.py (temp dir, sha256 of every
+file, atomic swap), so a reader sees a whole export or none, and a truncated or flipped file is found by its
+checksum and exported again. An exclusive file lock makes two processes starting at once export once between them.
 
 Only the transformer is exported (token ids → last hidden state, with eager attention so padding is masked
 exactly as in torch); pooling and normalisation are done in numpy by ingest/onnx_embedder.py from the
@@ -31,13 +32,23 @@ log = logging.getLogger(__name__)
 VARIANTS = ("fp32", "int8", "image-fp32")  # image-fp32: a CLIP's image tower (pixels -> projected vector)
 MODEL_FILE = "model.onnx"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# How each variant is made. Part of the export's name: change the text whenever the code that makes the
+# variant (export options, which matrices are quantized and how) changes. A change that moves vectors
+# beyond the backend's tolerance also needs a new backend name: existing collections' stored vectors came
+# from the old graph, and their queries would run on the new one.
+RECIPES = {
+    "fp32": "torch.onnx opset 17, eager attention",
+    "int8": "fp32 + quantize_dynamic QInt8 per channel, MatMul with constant B, feed-forward excluded",
+    "image-fp32": "torch.onnx opset 17, CLIP image tower + projection",
+}
 
 
 def export_dir(root: Path, fingerprint: str, variant: str) -> Path:
     import onnxruntime
     import torch
 
-    versions = f"{fingerprint}:{variant}:torch={torch.__version__}:ort={onnxruntime.__version__}"
+    recipe = RECIPES[variant]
+    versions = f"{fingerprint}:{variant}:{recipe}:torch={torch.__version__}:ort={onnxruntime.__version__}"
     return Path(root) / f"{variant}-{hashlib.sha256(versions.encode()).hexdigest()[:16]}"
 
 

@@ -111,3 +111,15 @@ def test_backends_that_change_vectors_are_refused() -> None:
         require_backend("c", {"backend": "onnx-int8"}, "onnx")
     with pytest.raises(InvalidInput, match="unknown embedding backend"):
         require_backend("c", {}, "tensorflow")
+
+
+def test_a_changed_recipe_names_a_new_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An export made by other quantization code is never reused: the recipe is part of the export's name."""
+    from ingest import onnx_export
+
+    before = {variant: onnx_export.export_dir(tmp_path, "fingerprint", variant) for variant in onnx_export.VARIANTS}
+    assert len(set(before.values())) == len(before)
+    monkeypatch.setitem(onnx_export.RECIPES, "int8", "every MatMul")
+    after = {variant: onnx_export.export_dir(tmp_path, "fingerprint", variant) for variant in onnx_export.VARIANTS}
+    assert after["int8"] != before["int8"]
+    assert after["fp32"] == before["fp32"] and after["image-fp32"] == before["image-fp32"]
