@@ -14,8 +14,8 @@ one fan-out whose query matrix stacks theirs, like a database's group commit:
 
 Each caller gets its own per-shard results (a shard's failure is every rider's failure), so the fan-out's
 503 / ``allow_partial`` decision stays per search (services/cluster/fanout.py). A queued search may wait
-for the fan-out ahead of it before its own starts: with a shard down, up to twice the shard timeout. Filtered searches and
-every other method pass straight through to the wrapped pool.
+for the fan-out ahead of it before its own starts: with a shard down, up to twice the shard timeout.
+Filtered searches and every other method pass straight through to the wrapped pool.
 """
 
 from __future__ import annotations
