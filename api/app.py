@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import ApiKeyAuth
 from api.edge import RequestEdge
@@ -15,6 +18,31 @@ from api.routers import admin, collections, documents, health, images, latent, r
 from api.scopes import check_routes
 from core.settings import Settings, get_settings
 from services.engine import Engine
+
+
+class LatentspaceAPI(FastAPI):
+    """FastAPI with api/edge.py's one layer *around* it rather than inside its middleware stack.
+
+    As a user middleware the edge sat under FastAPI's own layers (its OpenTelemetry check, Starlette's
+    ServerErrorMiddleware, exception telemetry, a body-limit wrapper), which every request crossed before
+    the edge could answer a search itself (issue 17). Outside, a search the edge answers crosses none of
+    them; every other request goes on through the whole FastAPI stack as before, except Starlette's
+    ServerErrorMiddleware: the edge is the catch-all (500 JSON body, one log line), and that middleware
+    would answer a plain-text 500 first.
+    """
+
+    edge: ASGIApp | None = None  # set by create_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.edge is not None:
+            scope["app"] = self  # what Starlette sets, read by the edge (auth, fast search) before it calls in
+            await self.edge(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -32,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if owned:
                 app.state.engine.close()
 
-    app = FastAPI(
+    app = LatentspaceAPI(
         title="latentspace",
         version="0.1.0",
         description="Self-hosted embedding search: collections, documents, semantic search.",
@@ -51,7 +79,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         max_verifications=settings.auth_max_concurrent_verifications,
         max_waiting=settings.auth_max_pending_verifications,
     )
-    # One layer around every request: request id + log line, catch-all, metrics, API-key auth, body limit.
-    app.add_middleware(RequestEdge, metrics=install_metrics(app), auth=auth, max_bytes=settings.max_request_bytes)
+    # One layer around every request: request id + log line, catch-all, metrics, API-key auth, body limit;
+    # it calls FastAPI itself (FastAPI.__call__, not LatentspaceAPI's, which would call the edge again).
+    app.edge = RequestEdge(
+        partial(FastAPI.__call__, app), metrics=install_metrics(app), auth=auth, max_bytes=settings.max_request_bytes
+    )
     check_routes(app.routes)  # every route has a declared scope, or the app is not built
     return app

@@ -74,7 +74,8 @@ def parsed(body: bytes) -> SearchRequest | None:
         data: Any = orjson.loads(body)
         if not isinstance(data, dict) or data.get("filter"):
             return None
-        return SearchRequest(**dict(SearchIn.model_validate(data)))
+        # the validated fields as they are (extra fields are refused): dict(model) costs ~4 µs more
+        return SearchRequest(**SearchIn.model_validate(data).__dict__)
     except (orjson.JSONDecodeError, ValidationError):
         return None
 

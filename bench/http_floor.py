@@ -9,7 +9,9 @@ Interleaved rounds, medians, one client (bench/http_load.py, pinned to the last 
   with no app work at all (the same for any Python ASGI server);
 - ``server``: the running server at ``--url`` (e.g. ``latentspace serve --workers 2``);
 - ``engine``: ``Engine.search`` in this process on the same data dir, pinned to the first core, as
-  bench/peers.py times it.
+  bench/peers.py times it;
+- ``before`` (with ``--before URL``): a second server on the same data dir, e.g. the code before a change,
+  timed in the same rounds right after ``server``, so that an A/B is read from one interleaved run.
 Prints one JSON line: the medians, their rounds, and ``server - floor - engine`` (what our app adds).
 """
 
@@ -94,6 +96,7 @@ def main() -> None:
     parser.add_argument("--collection", default="bench")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--port", type=int, default=8899, help="the floor server's port")
+    parser.add_argument("--before", help="another server's search URL, timed in the same rounds (an A/B)")
     parser.add_argument("--serve-floor", type=Path, help=argparse.SUPPRESS)  # internal: run the floor server
     args = parser.parse_args()
     if args.serve_floor:
@@ -106,18 +109,23 @@ def main() -> None:
     floor = start_floor(args.url, args.bodies.read_bytes().splitlines()[0], args.port, work)
     timed = engine_p50(args.data_dir, args.collection, args.bodies)
     rounds: dict[str, list[float]] = {"floor": [], "server": [], "engine": []}
+    if args.before:
+        rounds["before"] = []
     try:
         for _ in range(args.rounds):
             rounds["floor"].append(load(f"http://127.0.0.1:{args.port}/", args.bodies))
             rounds["server"].append(load(args.url, args.bodies))
+            if args.before:
+                rounds["before"].append(load(args.before, args.bodies))
             rounds["engine"].append(timed())
             print({k: round(v[-1], 3) for k, v in rounds.items()}, file=sys.stderr)
     finally:
         floor.terminate()
         floor.wait(timeout=30)
     p50 = {k: round(statistics.median(v), 3) for k, v in rounds.items()}
+    ratios = {f"{n}_over_engine": round(p50[n] / p50["engine"], 2) for n in ("server", "before") if n in p50}
     print(json.dumps({"p50_ms": p50, "rounds": rounds, "app_adds_ms": round(p50["server"] - p50["floor"] - p50[
-        "engine"], 3), "server_over_engine": round(p50["server"] / p50["engine"], 2)}))
+        "engine"], 3), **ratios}))
 
 
 if __name__ == "__main__":
