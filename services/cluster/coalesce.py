@@ -1,27 +1,34 @@
-"""Group commit for shard searches: concurrent unfiltered searches reach the shards as one request each.
+"""Group commit for shard calls: concurrent searches reach the shards as one request per shard.
 
-Every sharded search costs one request per shard, and on the ingress each request costs the same
-fixed work whatever it carries (Ray Serve routes it in Python, serialises it, waits for it): with 16
+Every sharded search costs one request per shard per round, and on the ingress each request costs the
+same fixed work whatever it carries (Ray Serve routes it in Python, serialises it, waits for it): with 16
 clients that fixed work, not the index, limits throughput (docs/BENCHMARKS.md, "Cluster, quiet machine").
-:class:`CoalescingPool` therefore lets concurrent unfiltered searches of one collection and ``k`` ride
-one fan-out whose query matrix stacks theirs, like a database's group commit:
+:class:`CoalescingPool` therefore lets concurrent calls of one kind ride one fan-out, like a database's
+group commit. Three kinds of call ride (a :class:`Ride` each says how calls are keyed, carried and split):
 
-- a search that finds fewer than ``inflight`` fan-outs of its kind under way (``cluster_fanout_inflight``,
-  default 1: on a busy machine fewer, fuller requests beat more, smaller ones) sends at once, taking with
-  it whatever others are queued (up to ``max_rows`` query rows): a lone client never waits;
-- otherwise it queues; when a fan-out comes back, its sender hands every waiter its own rows of each
-  shard's answer and, if searches queued meanwhile, wakes the first of them to send the next batch.
+- ``search`` without a filter, per (collection, ``k``): the riders' query matrices are stacked;
+- ``term_stats`` (a hybrid or lexical search's first BM25 round), per collection: one ``term_stats_many``
+  request per shard answers every rider's query;
+- ``lexical_scores`` (its second round), per collection: one ``lexical_scores_many`` request per shard
+  scores every rider's (query, global statistics) pair.
+
+The mechanism is the same for all: a call that finds fewer than ``inflight`` fan-outs of its key under way
+(``cluster_fanout_inflight``, default 1: on a busy machine fewer, fuller requests beat more, smaller ones)
+sends at once, taking with it whatever others are queued (up to ``max_rows`` query rows): a lone client
+never waits; otherwise it queues, and when a fan-out comes back its sender hands every waiter its own part
+of each shard's answer and, if calls queued meanwhile, wakes the first of them to send the next batch.
 
 Each caller gets its own per-shard results (a shard's failure is every rider's failure), so the fan-out's
-503 / ``allow_partial`` decision stays per search (services/cluster/fanout.py). A queued search may wait
-for the fan-out ahead of it before its own starts: with a shard down, up to twice the shard timeout.
-Filtered searches and every other method pass straight through to the wrapped pool.
+503 / ``allow_partial`` decision stays per search (services/cluster/fanout.py). A queued call may wait for
+the fan-out ahead of it before its own starts: with a shard down, up to twice the shard timeout. Filtered
+searches and every other method pass straight through to the wrapped pool.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,30 +36,98 @@ import numpy as np
 MAX_ROWS = 64
 
 
+@dataclass(frozen=True)
+class Ride:
+    """How calls of one shard method share a fan-out.
+
+    ``key(args)`` groups calls that may ride together (None: this call goes alone, straight through);
+    ``payload(first_args)`` is what one caller brings, ``rows(payload)`` its size against ``max_rows``;
+    ``request(key, payloads)`` the arguments every shard gets for ``batched``; ``split(answer, sizes)``
+    one shard's answer to that request as one answer per rider, in order, each in ``method``'s shape.
+    """
+
+    method: str
+    batched: str
+    key: Callable[[Sequence[tuple]], tuple | None]
+    payload: Callable[[tuple], Any]
+    rows: Callable[[Any], int]
+    request: Callable[[tuple, list[Any]], tuple]
+    split: Callable[[Any, list[int]], list[Any]]
+
+
+def _same(args: Sequence[tuple]) -> bool:
+    """Every shard is asked the same question (what ShardedIndex and ShardedBm25 send)."""
+    first = args[0]
+    return all(
+        len(a) == len(first) and all(x is y or _equal(x, y) for x, y in zip(a, first, strict=True)) for a in args
+    )
+
+
+def _equal(x: Any, y: Any) -> bool:
+    return not isinstance(x, np.ndarray) and not isinstance(y, np.ndarray) and x == y
+
+
+def _split_rows(answer: tuple, sizes: list[int]) -> list[Any]:
+    ids, scores, seq = answer
+    bounds = np.cumsum([0, *sizes])
+    return [(ids[a:b], scores[a:b], seq) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+SEARCH = Ride(
+    method="search",
+    batched="search",
+    key=lambda args: ("search", int(args[0][0]), int(args[0][2])) if args[0][3] is None and _same(args) else None,
+    payload=lambda first: np.atleast_2d(np.asarray(first[1], dtype=np.float32)),
+    rows=len,
+    request=lambda key, queries: (key[1], np.vstack(queries), key[2], None),
+    split=_split_rows,
+)
+TERM_STATS = Ride(
+    method="term_stats",
+    batched="term_stats_many",
+    key=lambda args: ("term_stats", int(args[0][0])) if _same(args) else None,
+    payload=lambda first: first[1],
+    rows=lambda _query: 1,
+    request=lambda key, queries: (key[1], list(queries)),
+    split=lambda answer, sizes: [(stats, answer[1]) for stats in answer[0]],
+)
+LEXICAL_SCORES = Ride(
+    method="lexical_scores",
+    batched="lexical_scores_many",
+    key=lambda args: ("lexical_scores", int(args[0][0])) if _same(args) else None,
+    payload=lambda first: (first[1], first[2]),
+    rows=lambda _pair: 1,
+    request=lambda key, pairs: (key[1], list(pairs)),
+    split=lambda answer, sizes: [(ids, scores, answer[1]) for ids, scores in answer[0]],
+)
+RIDES = {ride.method: ride for ride in (SEARCH, TERM_STATS, LEXICAL_SCORES)}
+
+
 class _Rider:
-    def __init__(self, queries: np.ndarray) -> None:
-        self.queries = queries
+    def __init__(self, payload: Any, rows: int) -> None:
+        self.payload, self.rows = payload, rows
         self.results: list[Any] | None = None
         self.lead = False
         self.wake = threading.Event()
 
 
 class CoalescingPool:
-    """A ShardPool over ``pool`` that batches concurrent unfiltered ``search`` calls (module docstring)."""
+    """A ShardPool over ``pool`` whose concurrent searches and BM25 rounds share fan-outs (module docstring)."""
 
     def __init__(self, pool: Any, inflight: int = 1, max_rows: int = MAX_ROWS) -> None:
         self.pool, self.shards = pool, pool.shards
         self.inflight, self.max_rows = inflight, max_rows
         self._lock = threading.Lock()
-        self._queued: dict[tuple[int, int], list[_Rider]] = {}
-        self._sending: dict[tuple[int, int], int] = {}
+        self._queued: dict[tuple, list[_Rider]] = {}
+        self._sending: dict[tuple, int] = {}
 
     def ask(self, method: str, args: Sequence[tuple]) -> list[Any]:
-        if method != "search" or not _same_unfiltered(args):
+        ride = RIDES.get(method)
+        key = ride.key(args) if ride is not None else None
+        if ride is None or key is None:
             return self.pool.ask(method, args)
-        collection_id, queries, k, _allowed = args[0]
-        key = (int(collection_id), int(k))
-        rider = _Rider(np.atleast_2d(np.asarray(queries, dtype=np.float32)))
+        payload = ride.payload(args[0])
+        rider = _Rider(payload, ride.rows(payload))
         with self._lock:
             if self._sending.get(key, 0) < self.inflight:
                 self._sending[key] = self._sending.get(key, 0) + 1
@@ -61,35 +136,33 @@ class CoalescingPool:
                 self._queued.setdefault(key, []).append(rider)
         while rider.results is None:
             if rider.lead:
-                self._send(key, rider)
+                self._send(ride, key, rider)
             else:
                 rider.wake.wait()
                 rider.wake.clear()
         return rider.results
 
-    def _send(self, key: tuple[int, int], leader: _Rider) -> None:
+    def _send(self, ride: Ride, key: tuple, leader: _Rider) -> None:
         """One fan-out for ``leader`` and the riders queued behind it; then pass the lead on (or give it up)."""
         with self._lock:
             queued = self._queued.get(key, [])
-            batch, rows = [leader], len(leader.queries)
-            while queued and rows + len(queued[0].queries) <= self.max_rows:
-                rows += len(queued[0].queries)
+            batch, rows = [leader], leader.rows
+            while queued and rows + queued[0].rows <= self.max_rows:
+                rows += queued[0].rows
                 batch.append(queued.pop(0))
+        sizes = [rider.rows for rider in batch]
         try:
-            stacked = np.vstack([rider.queries for rider in batch])
-            answers = self.pool.ask("search", [(key[0], stacked, key[1], None)] * self.shards)
+            request = ride.request(key, [rider.payload for rider in batch])
+            answers = self.pool.ask(ride.batched, [request] * self.shards)
         except Exception as exc:  # the pool itself failed: every shard counts as down for every rider
             answers = [exc] * self.shards
-        start = 0
-        for rider in batch:
-            stop = start + len(rider.queries)
-            rider.results = [_rows(answer, start, stop) for answer in answers]
-            start = stop
+        per_shard = [_parts(ride, answer, sizes) for answer in answers]
+        for number, rider in enumerate(batch):
+            rider.results = [parts[number] for parts in per_shard]
         with self._lock:
             queued = self._queued.get(key, [])
             if queued:
-                successor = queued[0]  # it sends next (taking the others queued behind it)
-                queued.pop(0)
+                successor = queued.pop(0)  # it sends next (taking the others queued behind it)
                 successor.lead = True
             else:
                 successor = None
@@ -106,15 +179,14 @@ class CoalescingPool:
         return self.pool.status()
 
 
-def _same_unfiltered(args: Sequence[tuple]) -> bool:
-    """True for a search asking every shard the same unfiltered question (what ShardedIndex sends)."""
-    first = args[0]
-    return all(a[0] == first[0] and a[1] is first[1] and a[2] == first[2] and a[3] is None for a in args)
-
-
-def _rows(answer: Any, start: int, stop: int) -> Any:
-    """A rider's rows of one shard's (ids, scores, seq) answer; an exception is everyone's."""
+def _parts(ride: Ride, answer: Any, sizes: list[int]) -> list[Any]:
+    """One shard's answer as every rider's part of it; an exception (or a malformed answer) is everyone's."""
     if isinstance(answer, BaseException):
-        return answer
-    ids, scores, seq = answer
-    return ids[start:stop], scores[start:stop], seq
+        return [answer] * len(sizes)
+    try:
+        parts = ride.split(answer, sizes)
+    except Exception as exc:  # e.g. a replica without the batched method answered something else
+        return [exc] * len(sizes)
+    if len(parts) != len(sizes):
+        return [ValueError(f"{ride.batched} answered {len(parts)} parts for {len(sizes)} calls")] * len(sizes)
+    return parts

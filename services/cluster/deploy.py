@@ -107,6 +107,12 @@ class ShardReplica:
     def lexical_scores(self, *args: Any) -> Any:
         return self.server.lexical_scores(*args)
 
+    def term_stats_many(self, *args: Any) -> Any:
+        return self.server.term_stats_many(*args)
+
+    def lexical_scores_many(self, *args: Any) -> Any:
+        return self.server.lexical_scores_many(*args)
+
     def rebuild(self, collection_id: int) -> Any:
         return self.server.rebuild(collection_id), self.server.seq
 

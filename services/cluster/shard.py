@@ -207,6 +207,20 @@ class ShardServer:
         ids, scores = index.scores_with(query, TermStats.of(stats))
         return ids, scores, self.seq
 
+    def term_stats_many(self, collection_id: int, queries: list[str]) -> tuple[list[dict], int]:
+        """:meth:`term_stats` of several queries in one request (concurrent searches riding one fan-out,
+        services/cluster/coalesce.py): the statistics of each, in order, and the seq answered at."""
+        index = self.lexical.get(self.collection(collection_id))
+        return [index.term_stats(query).as_dict() for query in queries], self.seq
+
+    def lexical_scores_many(
+        self, collection_id: int, calls: list[tuple[str, dict]]
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+        """:meth:`lexical_scores` of several (query, global statistics) pairs in one request: each one's
+        (ids, scores), in order, and the seq answered at."""
+        index = self.lexical.get(self.collection(collection_id))
+        return [index.scores_with(query, TermStats.of(stats)) for query, stats in calls], self.seq
+
     def rebuild(self, collection_id: int) -> int:
         """Rebuild this shard's part of the collection from SQL; the number of vectors."""
         with self._lock:
