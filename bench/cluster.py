@@ -1,7 +1,7 @@
 """Scale-out benchmark (issue 13): sharded + replicated search on Ray Serve against the single process, in one run.
 
     python -m bench.cluster --database-url postgresql+psycopg://... [--limit N] [--rounds 3] [--ingest-docs 1000]
-        [--abstracts N]
+        [--abstracts N] [--mode dense|hybrid]
 
 Search: the 44,484 SciFact-sentence MiniLM vectors (../shared/data/scifact-sentences-minilm) go into one
 hnswlib collection (M 16, ef_construction 200, ef_search 32); with ``--abstracts N`` the first N SciFact
@@ -14,6 +14,12 @@ runs each system at 1, 4 and 16 concurrent clients (threads) in turn; the report
 rounds of QPS and of p50/p99 latency, and recall@10 against exact search. Then: seconds from SIGKILL of a
 shard replica (S=2, R=1) to the first full answer, RSS per replica, and ingest docs/s of SciFact abstracts
 (../shared/data/beir-scifact) locally and with ``--ray`` on 1 and 2 embedding actors.
+
+With ``--mode hybrid`` the sentences are searched hybrid instead, by the query texts (queries.txt, embedded
+once by the default model: the query cache then answers; BM25 with global statistics; RRF; k=10): recall@10
+is then agreement with the single process's hybrid answer, and every layout also runs as "dense-rides-only":
+the same shards behind a CoalescingPool on which only dense searches share fan-outs (what main did before
+BM25 rounds rode too).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ HNSW = {"M": 16, "ef_construction": 200, "ef_search": 32}
 
 
 def load(data: Path, limit: int | None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(sentence texts, their unit vectors, the query vectors), the first ``limit`` sentences if given."""
     texts = (data / "sentences.txt").read_text(encoding="utf-8").splitlines()
     base = np.load(data / "sentences_minilm_f16.npy").astype(np.float32)
     queries = np.load(data / "queries_minilm_f16.npy").astype(np.float32)
@@ -83,13 +90,29 @@ def build_abstracts(engine: Any, corpus: Path, limit: int, count: int) -> tuple[
 
 
 def searcher(engine: Any, collection: str) -> Any:
+    """Search by a query vector (dense), or by a query text (hybrid: embedded, BM25, fused by RRF)."""
     from services.search.types import SearchRequest
 
-    def one(query: np.ndarray) -> list[int]:
-        request = SearchRequest(vector=query.tolist(), k=10, mode="dense", group_by_document=False)
+    def one(query: Any) -> list[int]:
+        if isinstance(query, str):
+            request = SearchRequest(query=query, k=10, mode="hybrid", group_by_document=False)
+        else:
+            request = SearchRequest(vector=query.tolist(), k=10, mode="dense", group_by_document=False)
         return [int(h.id) for h in engine.search(collection, request).hits]
 
     return one
+
+
+def hybrid_workload(data: Path, count: int, single: Any) -> tuple[list, np.ndarray]:
+    """The first ``count`` query texts and, as the truth to compare with, the single process's hybrid top 10
+    (which also puts every query's embedding in the query cache the systems share)."""
+    queries = (data / "queries.txt").read_text(encoding="utf-8").splitlines()[:count]
+    search = searcher(single, "sentences")
+    truth = np.full((len(queries), 10), -1, dtype=np.int64)
+    for row, query in enumerate(queries):
+        found = search(query)
+        truth[row, : len(found)] = found
+    return queries, truth
 
 
 def measure(search: Any, queries: np.ndarray, clients: int) -> dict[str, Any]:
@@ -152,6 +175,9 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
         pools[shards] = deploy.deploy_shards(settings, shards, replicas, name=f"bench-s{shards}-r{replicas}")
         names = [f"S={shards} R={replicas}"]
         engines[names[0]] = ClusterEngine(settings, pools[shards], single.embedders)
+        if args.mode == "hybrid":  # the same shards, only dense searches riding (main before BM25 rounds rode)
+            names.append(f"S={shards} R={replicas} dense-rides-only")
+            engines[names[-1]] = dense_rides_only(ClusterEngine(settings, pools[shards], single.embedders))
         for inflight in args.inflight[1:]:  # the same shards behind an ingress with more fan-outs in flight
             more = settings.model_copy(update={"cluster_fanout_inflight": inflight})
             names.append(f"S={shards} R={replicas} inflight={inflight}")
@@ -170,6 +196,14 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
     for shards in pools:
         deploy.undeploy(shards, name=f"bench-s{shards}-r{replicas}")
     return table
+
+
+def dense_rides_only(engine: Any) -> Any:
+    from services.cluster.coalesce import SEARCH, CoalescingPool
+
+    coalescing = engine.fanout.pool
+    engine.fanout.pool = CoalescingPool(coalescing.pool, coalescing.inflight, rides={"search": SEARCH})
+    return engine
 
 
 def kill_and_wait(search: Any, pool: Any, query: np.ndarray) -> float:
@@ -221,8 +255,11 @@ def main() -> None:
     parser.add_argument("--ingest-docs", type=int, default=1000)
     parser.add_argument("--abstracts", type=int, default=0, help="also search the first N SciFact abstracts")
     parser.add_argument("--inflight", type=int, nargs="+", default=[1], help="fan-outs in flight (first: default)")
+    parser.add_argument("--mode", choices=("dense", "hybrid"), default="dense", help="hybrid: sentences only")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.mode == "hybrid" and args.abstracts:
+        parser.error("--mode hybrid searches the sentences only; leave out --abstracts")
     report = run(args)
     text = json.dumps(report, indent=1)
     print(text)
@@ -256,6 +293,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     single, seconds = build(settings, texts, base)
     report: dict[str, Any] = {"vectors": len(base), "queries": len(queries), "build_s": round(seconds, 1)}
     workloads = {"sentences": (queries, truth)}
+    if args.mode == "hybrid":  # recall@10 then reads as agreement with the single process's hybrid answer
+        workloads["sentences"] = hybrid_workload(args.data, len(queries), single)
     if args.abstracts:
         abstract_queries, abstract_truth, seconds = build_abstracts(single, args.corpus, args.abstracts, args.queries)
         workloads["abstracts"] = (abstract_queries, abstract_truth)

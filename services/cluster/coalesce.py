@@ -27,7 +27,7 @@ searches and every other method pass straight through to the wrapped pool.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,15 +114,18 @@ class _Rider:
 class CoalescingPool:
     """A ShardPool over ``pool`` whose concurrent searches and BM25 rounds share fan-outs (module docstring)."""
 
-    def __init__(self, pool: Any, inflight: int = 1, max_rows: int = MAX_ROWS) -> None:
+    def __init__(
+        self, pool: Any, inflight: int = 1, max_rows: int = MAX_ROWS, rides: Mapping[str, Ride] = RIDES
+    ) -> None:
+        """``rides``: the methods whose calls share fan-outs, by name (every other method passes through)."""
         self.pool, self.shards = pool, pool.shards
-        self.inflight, self.max_rows = inflight, max_rows
+        self.inflight, self.max_rows, self.rides = inflight, max_rows, rides
         self._lock = threading.Lock()
         self._queued: dict[tuple, list[_Rider]] = {}
         self._sending: dict[tuple, int] = {}
 
     def ask(self, method: str, args: Sequence[tuple]) -> list[Any]:
-        ride = RIDES.get(method)
+        ride = self.rides.get(method)
         key = ride.key(args) if ride is not None else None
         if ride is None or key is None:
             return self.pool.ask(method, args)
