@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.cluster_hybrid import dense_rides_only, hybrid_workload
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CLIENTS = (1, 4, 16)
 HNSW = {"M": 16, "ef_construction": 200, "ef_search": 32}
@@ -101,18 +103,6 @@ def searcher(engine: Any, collection: str) -> Any:
         return [int(h.id) for h in engine.search(collection, request).hits]
 
     return one
-
-
-def hybrid_workload(data: Path, count: int, single: Any) -> tuple[list, np.ndarray]:
-    """The first ``count`` query texts and, as the truth to compare with, the single process's hybrid top 10
-    (which also puts every query's embedding in the query cache the systems share)."""
-    queries = (data / "queries.txt").read_text(encoding="utf-8").splitlines()[:count]
-    search = searcher(single, "sentences")
-    truth = np.full((len(queries), 10), -1, dtype=np.int64)
-    for row, query in enumerate(queries):
-        found = search(query)
-        truth[row, : len(found)] = found
-    return queries, truth
 
 
 def measure(search: Any, queries: np.ndarray, clients: int) -> dict[str, Any]:
@@ -196,14 +186,6 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
     for shards in pools:
         deploy.undeploy(shards, name=f"bench-s{shards}-r{replicas}")
     return table
-
-
-def dense_rides_only(engine: Any) -> Any:
-    from services.cluster.coalesce import SEARCH, CoalescingPool
-
-    coalescing = engine.fanout.pool
-    engine.fanout.pool = CoalescingPool(coalescing.pool, coalescing.inflight, rides={"search": SEARCH})
-    return engine
 
 
 def kill_and_wait(search: Any, pool: Any, query: np.ndarray) -> float:
@@ -294,7 +276,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"vectors": len(base), "queries": len(queries), "build_s": round(seconds, 1)}
     workloads = {"sentences": (queries, truth)}
     if args.mode == "hybrid":  # recall@10 then reads as agreement with the single process's hybrid answer
-        workloads["sentences"] = hybrid_workload(args.data, len(queries), single)
+        workloads["sentences"] = hybrid_workload(args.data, len(queries), searcher(single, "sentences"))
     if args.abstracts:
         abstract_queries, abstract_truth, seconds = build_abstracts(single, args.corpus, args.abstracts, args.queries)
         workloads["abstracts"] = (abstract_queries, abstract_truth)
