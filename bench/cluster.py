@@ -1,7 +1,7 @@
 """Scale-out benchmark (issue 13): sharded + replicated search on Ray Serve against the single process, in one run.
 
     python -m bench.cluster --database-url postgresql+psycopg://... [--limit N] [--rounds 3] [--ingest-docs 1000]
-        [--abstracts N] [--mode dense|hybrid]
+        [--abstracts N] [--mode dense|hybrid|lexical]
 
 Search: the 44,484 SciFact-sentence MiniLM vectors (../shared/data/scifact-sentences-minilm) go into one
 hnswlib collection (M 16, ef_construction 200, ef_search 32); with ``--abstracts N`` the first N SciFact
@@ -16,10 +16,10 @@ shard replica (S=2, R=1) to the first full answer, RSS per replica, and ingest d
 (../shared/data/beir-scifact) locally and with ``--ray`` on 1 and 2 embedding actors.
 
 With ``--mode hybrid`` the sentences are searched hybrid instead, by the query texts (queries.txt, embedded
-once by the default model: the query cache then answers; BM25 with global statistics; RRF; k=10): recall@10
-is then agreement with the single process's hybrid answer, and every layout also runs as "dense-rides-only":
-the same shards behind a CoalescingPool on which only dense searches share fan-outs (what main did before
-BM25 rounds rode too).
+once by the default model: the query cache then answers; BM25 with global statistics; RRF; k=10), or with
+``--mode lexical`` by BM25 alone: recall@10 is then agreement with the single process's answer, and every
+layout also runs as "dense-rides-only": the same shards behind a CoalescingPool on which only dense
+searches share fan-outs (what main did before BM25 rounds rode too).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.cluster_hybrid import dense_rides_only, hybrid_workload
+from bench.cluster_text import dense_rides_only, text_workload
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 CLIENTS = (1, 4, 16)
@@ -92,12 +92,12 @@ def build_abstracts(engine: Any, corpus: Path, limit: int, count: int) -> tuple[
 
 
 def searcher(engine: Any, collection: str) -> Any:
-    """Search by a query vector (dense), or by a query text (hybrid: embedded, BM25, fused by RRF)."""
+    """Search by a query vector (dense), or by a (mode, text) pair: hybrid (embedded, BM25, RRF) or lexical."""
     from services.search.types import SearchRequest
 
     def one(query: Any) -> list[int]:
-        if isinstance(query, str):
-            request = SearchRequest(query=query, k=10, mode="hybrid", group_by_document=False)
+        if isinstance(query, tuple):
+            request = SearchRequest(query=query[1], k=10, mode=query[0], group_by_document=False)
         else:
             request = SearchRequest(vector=query.tolist(), k=10, mode="dense", group_by_document=False)
         return [int(h.id) for h in engine.search(collection, request).hits]
@@ -165,7 +165,7 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
         pools[shards] = deploy.deploy_shards(settings, shards, replicas, name=f"bench-s{shards}-r{replicas}")
         names = [f"S={shards} R={replicas}"]
         engines[names[0]] = ClusterEngine(settings, pools[shards], single.embedders)
-        if args.mode == "hybrid":  # the same shards, only dense searches riding (main before BM25 rounds rode)
+        if args.mode != "dense":  # the same shards, only dense searches riding (main before BM25 rounds rode)
             names.append(f"S={shards} R={replicas} dense-rides-only")
             engines[names[-1]] = dense_rides_only(ClusterEngine(settings, pools[shards], single.embedders))
         for inflight in args.inflight[1:]:  # the same shards behind an ingress with more fan-outs in flight
@@ -237,11 +237,11 @@ def main() -> None:
     parser.add_argument("--ingest-docs", type=int, default=1000)
     parser.add_argument("--abstracts", type=int, default=0, help="also search the first N SciFact abstracts")
     parser.add_argument("--inflight", type=int, nargs="+", default=[1], help="fan-outs in flight (first: default)")
-    parser.add_argument("--mode", choices=("dense", "hybrid"), default="dense", help="hybrid: sentences only")
+    parser.add_argument("--mode", choices=("dense", "hybrid", "lexical"), default="dense", help="text: sentences")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    if args.mode == "hybrid" and args.abstracts:
-        parser.error("--mode hybrid searches the sentences only; leave out --abstracts")
+    if args.mode != "dense" and args.abstracts:
+        parser.error(f"--mode {args.mode} searches the sentences only; leave out --abstracts")
     report = run(args)
     text = json.dumps(report, indent=1)
     print(text)
@@ -275,8 +275,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     single, seconds = build(settings, texts, base)
     report: dict[str, Any] = {"vectors": len(base), "queries": len(queries), "build_s": round(seconds, 1)}
     workloads = {"sentences": (queries, truth)}
-    if args.mode == "hybrid":  # recall@10 then reads as agreement with the single process's hybrid answer
-        workloads["sentences"] = hybrid_workload(args.data, len(queries), searcher(single, "sentences"))
+    if args.mode != "dense":  # recall@10 then reads as agreement with the single process's answer
+        workloads["sentences"] = text_workload(args.data, len(queries), args.mode, searcher(single, "sentences"))
     if args.abstracts:
         abstract_queries, abstract_truth, seconds = build_abstracts(single, args.corpus, args.abstracts, args.queries)
         workloads["abstracts"] = (abstract_queries, abstract_truth)

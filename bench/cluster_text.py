@@ -1,4 +1,4 @@
-"""``bench.cluster --mode hybrid``: the hybrid workload over the sentences, and the "dense-rides-only" ingress.
+"""``bench.cluster --mode hybrid|lexical``: text queries over the sentences, and the "dense-rides-only" ingress.
 
 Kept apart from bench/cluster.py (which drives every mode) so that each module stays short.
 """
@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 
 
-def hybrid_workload(data: Path, count: int, search: Callable[[str], list[int]]) -> tuple[list[str], np.ndarray]:
-    """The first ``count`` query texts and, as the truth to compare with, ``search``'s top 10 for each (the
-    single process's hybrid answer; asking it also puts every query's embedding in the shared query cache)."""
-    queries = (data / "queries.txt").read_text(encoding="utf-8").splitlines()[:count]
+def text_workload(data: Path, count: int, mode: str, search: Callable) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(mode, text) for the first ``count`` query texts and, as the truth to compare with, ``search``'s top 10
+    for each (the single process's answer; asking it also puts every query's embedding in the query cache)."""
+    texts = (data / "queries.txt").read_text(encoding="utf-8").splitlines()[:count]
+    queries = [(mode, text) for text in texts]
     truth = np.full((len(queries), 10), -1, dtype=np.int64)
     for row, query in enumerate(queries):
         found = search(query)
