@@ -100,6 +100,7 @@ class ForkedWorkers(BaseApplication):
         """In the parent, once, after the socket is bound and before the first worker is forked."""
         self.before_fork()
         gc.collect()
+        _release_free_heap()
         gc.freeze()
 
 
@@ -134,7 +135,8 @@ def serve_workers(engine: Any, where: tuple[str, int, int], log_config: dict[str
     console.print(
         f"loaded before the fork, shared by the workers: {loaded['collections']} collection(s), hit table "
         f"{loaded['hit_table_rows']} rows ({loaded['hit_table_mb']} MB), payload indexes "
-        f"{on[loaded['payload_indexes']]}, BM25 indexes {on[loaded['lexical_indexes']]}"
+        f"{on[loaded['payload_indexes']]}, BM25 indexes {on[loaded['lexical_indexes']]}",
+        soft_wrap=True,
     )
     options = gunicorn_options(host, port, count, log_config)
     ForkedWorkers(create_app(engine.settings, engine=engine), options, before_fork=engine.db.dispose).run()
@@ -169,6 +171,18 @@ def child_exit(_arbiter: Any, worker: Any) -> None:
 def post_fork(_arbiter: Any, _worker: Any) -> None:
     """In each new worker, before it starts serving."""
     _stop_with_parent()
+
+
+def _release_free_heap() -> None:
+    """glibc: give the heap's free pages back to the kernel before forking.
+
+    What the parent freed while loading (building the hit table reads every chunk through Python objects)
+    stays resident in its heap otherwise, and every worker would inherit it: on 44,484 sentences ~24 MB.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        return  # not glibc: the pages stay, as before
 
 
 def _stop_with_parent() -> None:
