@@ -41,43 +41,38 @@ class HitTable:
     """The hit rows of one collection's chunks (``ids`` ascending); see the module docstring."""
 
     ids: np.ndarray  # int64 (n,)
-    documents: np.ndarray  # int64 (n,): document primary key
-    numbers: np.ndarray  # int64 (n, 3): ordinal, char_start, char_end
-    bounds: np.ndarray  # int64 (FIELDS * n + 1,): where each string starts in ``buffer``; the last is its end
-    flags: np.ndarray  # uint8 (n,): NO_SOURCE | STDLIB_JSON
+    # int64 (n, 11), one row per chunk so that a lookup is one gather: chunk id, document id, ordinal, char_start,
+    # char_end, flags (NO_SOURCE | STDLIB_JSON), then where its FIELDS strings start in ``buffer`` and where they end
+    records: np.ndarray
     buffer: bytes
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.ids, self.documents, self.numbers, self.bounds, self.flags)
-        return len(self.buffer) + sum(a.nbytes for a in arrays)
+        return len(self.buffer) + self.ids.nbytes + self.records.nbytes
 
     def find(self, ids: np.ndarray) -> dict[int, ChunkHit]:
         """The rows of those of ``ids`` (int64) that this table holds."""
         if not len(self.ids) or not len(ids):
             return {}
         positions = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
-        rows = positions[self.ids[positions] == ids]
-        offsets = self.bounds[rows[:, None] * FIELDS + np.arange(FIELDS + 1)].tolist()
-        columns = zip(self.ids[rows].tolist(), self.documents[rows].tolist(), self.numbers[rows].tolist(),
-                      self.flags[rows].tolist(), offsets, strict=True)
-        return {chunk: self._row(chunk, document, numbers, flags, at)
-                for chunk, document, numbers, flags, at in columns}
-
-    def _row(self, chunk: int, document: int, numbers: list[int], flags: int, at: list[int]) -> ChunkHit:
+        found: dict[int, ChunkHit] = {}
         buffer = self.buffer
-        metadata = buffer[at[2] : at[3]]
-        return ChunkHit(
-            chunk_id=chunk,
-            document_id=document,
-            external_id=buffer[at[0] : at[1]].decode("utf-8", "surrogatepass"),
-            source_uri=None if flags & NO_SOURCE else buffer[at[1] : at[2]].decode("utf-8", "surrogatepass"),
-            metadata=json.loads(metadata) if flags & STDLIB_JSON else orjson.loads(metadata),
-            ordinal=numbers[0],
-            text=buffer[at[3] : at[4]].decode("utf-8", "surrogatepass"),
-            char_start=numbers[1],
-            char_end=numbers[2],
-        )
+        for chunk, document, ordinal, start, end, flags, a, b, c, d, e in self.records[
+            positions[self.ids[positions] == ids]
+        ].tolist():
+            metadata = buffer[c:d]
+            found[chunk] = ChunkHit(
+                chunk,
+                document,
+                buffer[a:b].decode("utf-8", "surrogatepass"),
+                None if flags & NO_SOURCE else buffer[b:c].decode("utf-8", "surrogatepass"),
+                json.loads(metadata) if flags & STDLIB_JSON else orjson.loads(metadata),
+                ordinal,
+                buffer[d:e].decode("utf-8", "surrogatepass"),
+                start,
+                end,
+            )
+        return found
 
 
 def encode_metadata(metadata: object) -> tuple[bytes, int]:
@@ -94,36 +89,27 @@ def encode_metadata(metadata: object) -> tuple[bytes, int]:
 def build_table(batches: Iterable[Sequence[ChunkHit]], budget: int) -> HitTable | None:
     """A table of the rows in ``batches`` (ascending chunk id), or None once it would exceed ``budget`` bytes."""
     parts: list[bytes] = []
-    ids: list[np.ndarray] = []
-    documents: list[np.ndarray] = []
-    numbers: list[np.ndarray] = []
-    flags: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
-    used = 0
+    records: list[np.ndarray] = []
+    used = offset = 0
     for batch in batches:
-        strings, batch_flags = _encode(batch)
+        strings, flags = _encode(batch)
         part = b"".join(strings)
-        used += len(part) + 81 * len(batch)  # per row: 3 + 1 int64s, 3 int64 numbers, FIELDS offsets, a flag
+        used += len(part) + 96 * len(batch)  # per row: its id and its 11 int64 record fields
         if used > budget:
             return None
+        ends = offset + np.cumsum(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)))
+        bounds = np.concatenate([[offset], ends]).reshape(-1)
+        record = np.empty((len(batch), 6 + FIELDS + 1), dtype=np.int64)
+        record[:, :6] = [(h.chunk_id, h.document_id, h.ordinal, h.char_start, h.char_end, f)
+                         for h, f in zip(batch, flags, strict=True)]
+        starts = bounds[:-1].reshape(len(batch), FIELDS)
+        record[:, 6 : 6 + FIELDS] = starts
+        record[:, 6 + FIELDS] = bounds[FIELDS::FIELDS]
+        records.append(record)
         parts.append(part)
-        lengths.append(np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)))
-        ids.append(np.fromiter((h.chunk_id for h in batch), dtype=np.int64, count=len(batch)))
-        documents.append(np.fromiter((h.document_id for h in batch), dtype=np.int64, count=len(batch)))
-        numbers.append(np.array([(h.ordinal, h.char_start, h.char_end) for h in batch], dtype=np.int64))
-        flags.append(np.array(batch_flags, dtype=np.uint8))
-    bounds = np.zeros(sum(len(x) for x in lengths) + 1, dtype=np.int64)
-    if len(bounds) > 1:
-        np.cumsum(np.concatenate(lengths), out=bounds[1:])
-    empty = np.zeros(0, dtype=np.int64)
-    return HitTable(
-        ids=np.concatenate(ids) if ids else empty,
-        documents=np.concatenate(documents) if documents else empty,
-        numbers=np.concatenate(numbers) if numbers else np.zeros((0, 3), dtype=np.int64),
-        bounds=bounds,
-        flags=np.concatenate(flags) if flags else np.zeros(0, dtype=np.uint8),
-        buffer=b"".join(parts),
-    )
+        offset = int(bounds[-1])
+    matrix = np.concatenate(records) if records else np.zeros((0, 6 + FIELDS + 1), dtype=np.int64)
+    return HitTable(ids=np.ascontiguousarray(matrix[:, 0]), records=matrix, buffer=b"".join(parts))
 
 
 def _encode(batch: Sequence[ChunkHit]) -> tuple[list[bytes], list[int]]:
