@@ -4,7 +4,7 @@ A backend whose library copies stored vectors out slowly (hnswlib's ``get_items`
 ~0.25 ms per vector) keeps this copy beside its graph. Rows are never freed one by one: a removed id keeps
 its row until the owner rebuilds (compaction), and a re-added id overwrites its row in place.
 
-Loaded rows stay in the saved ``vectors.npy`` (:meth:`VectorRows.from_file`) and are read with ``os.preadv``
+Loaded rows stay in the saved ``vectors.npy`` (:meth:`VectorRows.from_file`) and are read with ``os.pread``
 when a filtered search gathers some (issue 17): a search without a filter never reads them, and a filtered one
 copies just the rows it needs into a fresh array, so no page of the file stays in the process. (A
 copy-on-write map of the file kept every page a filter had touched mapped in each worker, ~36 MB of the
@@ -44,23 +44,17 @@ class _RowFile:
             raise ValueError(f"{path}: shorter than its header says")
 
     def read(self, rows: np.ndarray) -> np.ndarray:
-        """Rows number ``rows`` (int64, any order, repeats allowed), float32 ``(len(rows), dim)``."""
+        """Rows number ``rows`` (int64, any order, repeats allowed), float32 ``(len(rows), dim)``, read-only."""
         if len(rows) > WHOLE_FILE_FRACTION * self.count:
             return self.read_all()[rows]
-        if not len(rows):
-            return np.empty((0, self.dim), dtype=np.float32)
-        order = np.argsort(rows, kind="stable")
-        ordered = rows[order]
-        gathered = np.empty((len(rows), self.dim), dtype=np.float32)
-        view = memoryview(gathered).cast("B")
-        # One call per run of consecutive rows: the kernel copies them straight into ``gathered``.
-        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
-        starts, ends = np.r_[0, breaks].tolist(), np.r_[breaks, len(ordered)].tolist()
-        for start, end, row in zip(starts, ends, ordered[starts].tolist(), strict=True):
-            self._read_into(view[start * self.row_bytes : end * self.row_bytes], row)
-        out = np.empty_like(gathered)
-        out[order] = gathered
-        return out
+        size, fd = self.row_bytes, self.fd
+        # One pread per row, joined, and the joined bytes viewed as the (read-only) result: 445 scattered rows in
+        # ~0.35 ms, where preadv into slices of one array took 1.8 ms and a copy of the result 0.6 ms more.
+        parts = [os.pread(fd, size, offset) for offset in (self.offset + rows * size).tolist()]
+        joined = b"".join(parts)
+        if len(joined) != size * len(rows):
+            raise OSError("vector file ended early")
+        return np.frombuffer(joined, dtype=np.float32).reshape(len(rows), self.dim)
 
     def read_all(self) -> np.ndarray:
         matrix = np.empty((self.count, self.dim), dtype=np.float32)
@@ -141,7 +135,8 @@ class VectorRows:
         self._matrix, self._labels = matrix, labels
 
     def get(self, ids: np.ndarray) -> np.ndarray:
-        """The rows of ``ids`` (each must have been put), float32 ``(len(ids), dim)``."""
+        """The rows of ``ids`` (each must have been put), float32 ``(len(ids), dim)``; read-only while the rows are
+        still in their file."""
         if self._lookup is None:
             labels = self._labels[: self._count]
             order = np.argsort(labels, kind="stable")

@@ -1,4 +1,4 @@
-"""hnswlib's vector copy stays in ``vectors.npy`` when loaded and is read with preadv (index/rows.py, issue 17).
+"""hnswlib's vector copy stays in ``vectors.npy`` when loaded and is read with pread (index/rows.py, issue 17).
 
 A loaded index must not hold the saved file's rows in memory, nor keep any page of it mapped after a filtered
 search, and must still behave exactly like a built one: filtered (exact) search reads the same rows a map of the
@@ -67,7 +67,7 @@ def test_adopted_rows_gather_and_overwrite() -> None:
 
 @pytest.mark.parametrize("picks", ["scattered", "runs", "repeats", "most", "none"])
 def test_file_rows_equal_mapped_rows(tmp_path: Path, picks: str) -> None:
-    """Rows read with preadv are exactly the rows a map of the same file gives, in the order asked."""
+    """Rows read with pread are exactly the rows a map of the same file gives, in the order asked."""
     rng = np.random.default_rng(5)
     vectors = rng.normal(size=(300, 7)).astype(np.float32)
     labels = rng.permutation(10_000)[:300].astype(np.int64)
