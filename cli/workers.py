@@ -37,6 +37,7 @@ import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -51,6 +52,7 @@ from uvicorn_worker import UvicornWorker
 WORKER_TIMEOUT = 120
 GRACEFUL_TIMEOUT = 30  # seconds a worker gets to finish its requests after SIGTERM before SIGKILL
 KEEPALIVE = 5  # uvicorn's own default keep-alive (gunicorn's would be 2 s)
+METRICS_DIR_PREFIX = "latentspace-metrics-"  # then the parent's pid: a later server removes a killed one's directory
 
 
 def serve_in_process(config: uvicorn.Config) -> int:
@@ -149,15 +151,25 @@ def shared_metrics_dir() -> Iterator[str]:
 
     Set before prometheus_client is imported (it chooses per-process files on import). Each worker writes its
     counters to its own files there and ``/metrics`` sums them (api/metrics.py); a dead worker's counts stay.
+    A parent killed by SIGKILL cannot remove its directory: the next server started with the same temp dir does.
     """
-    directory = tempfile.mkdtemp(prefix="latentspace-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     owner = os.getpid()
+    _remove_orphaned_metrics_dirs()
+    directory = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{owner}-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
     try:
         yield directory
     finally:
         if os.getpid() == owner:  # a worker that exits returns through here too (it was forked inside the block)
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_orphaned_metrics_dirs() -> None:
+    """Remove the metrics directories of servers whose parent is gone without cleaning up (SIGKILL)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = path.name[len(METRICS_DIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and Path("/proc/self").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def child_exit(_arbiter: Any, worker: Any) -> None:

@@ -132,3 +132,21 @@ def test_metrics_sum_both_workers_and_their_directory_goes_with_the_server(serve
     server.server.terminate()
     assert server.server.wait(timeout=60) == 0
     assert _metrics_dirs(tmp_path) == [], "the metrics directory outlived the server"
+
+
+def test_a_killed_servers_metrics_directory_is_removed_by_the_next(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from cli.workers import METRICS_DIR_PREFIX, shared_metrics_dir
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"{METRICS_DIR_PREFIX}{int(gone.stdout)}-x"
+    alive = tmp_path / f"{METRICS_DIR_PREFIX}{os.getppid()}-y"
+    orphan.mkdir()
+    alive.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "restored after the test")  # the context sets it for good
+    with shared_metrics_dir() as directory:
+        assert Path(directory).parent == tmp_path
+        assert Path(directory).name.startswith(f"{METRICS_DIR_PREFIX}{os.getpid()}-")
+        assert not orphan.exists() and alive.exists()
+    assert not Path(directory).exists() and alive.exists()
