@@ -6,17 +6,27 @@ cardinality stays bounded; unmatched paths share the label ``unmatched``. The me
 are bounded the same way: a client may send any token as an HTTP method (3,000 made-up ones grew the
 page to 5.4 MB), so methods outside :data:`KNOWN_METHODS` share the label ``other``, as do statuses
 outside 100-599.
+
+With several workers (``latentspace serve --workers N``, cli/workers.py) prometheus_client runs in multiprocess
+mode: each worker's counters and histograms live in its own file in a directory private to the server run, and
+``/metrics`` on any worker sums them (``MultiProcessCollector``), so a scrape shows the whole server. The
+query-vector cache counts live in the embedders of each worker; there each worker adds its new hits and misses
+to counters after every successful search and before a scrape. The index sizes are the answering worker's.
+One process (no workers) keeps a registry of its own, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import Scope
 
@@ -41,9 +51,38 @@ class ChunkDelta(Protocol):
     removed_ids: Sequence[int]
 
 
+def shared_between_processes() -> bool:
+    """Whether metrics live in ``PROMETHEUS_MULTIPROC_DIR`` files (the variable was set before the import)."""
+    return bool(getattr(values.ValueClass, "_multiprocess", False) and os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class QueryCacheCounters:
+    """Multiprocess mode: this worker's query-vector cache hits and misses, added to counters as they grow."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.hits = Counter("latentspace_query_cache_hits", "Query texts embedded from the cache", registry=registry)
+        self.misses = Counter("latentspace_query_cache_misses", "Query texts the model embedded", registry=registry)
+        self.counts: Callable[[], tuple[int, int]] | None = None  # the engine's, once the app has one
+        self._seen = (0, 0)
+        self._lock = threading.Lock()
+
+    def sync(self) -> None:
+        if self.counts is None:
+            return
+        hits, misses = self.counts()
+        with self._lock:
+            seen, self._seen = self._seen, (hits, misses)
+        if hits > seen[0]:
+            self.hits.inc(hits - seen[0])
+        if misses > seen[1]:
+            self.misses.inc(misses - seen[1])
+
+
 class AppMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.multiprocess = shared_between_processes()
+        self.query_cache = QueryCacheCounters(self.registry) if self.multiprocess else None
         self.requests = Counter(
             "latentspace_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
         )
@@ -60,6 +99,7 @@ class AppMetrics:
         # (method, route, status) -> its request counter, latency histogram and whether it is a search;
         # labels() takes a lock and re-validates the labels on every call. Bounded as the labels are.
         self._children: dict[tuple[str, str, str], tuple[Any, Any, bool]] = {}
+        self.scrape_time: list[Collector] = []  # read at scrape time from this process (index sizes)
 
     def record(self, scope: Scope, status: int, seconds: float) -> None:
         """Count one answered request (api/edge.py calls it for every HTTP request, refusals included)."""
@@ -74,6 +114,20 @@ class AppMetrics:
         children[1].observe(seconds)
         if children[2]:
             self.searches.inc()
+            if self.query_cache is not None:
+                self.query_cache.sync()
+
+    def exposition(self) -> bytes:
+        """The text ``/metrics`` serves: this registry, or with workers every worker's counters summed."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        if self.query_cache is not None:
+            self.query_cache.sync()
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        for collector in self.scrape_time:
+            registry.register(collector)
+        return generate_latest(registry)
 
 
 class IndexSizeCollector(Collector):
@@ -119,13 +173,15 @@ class MetricsListener:
 def install_metrics(app: FastAPI) -> AppMetrics:
     """The app's metrics (recorded by api/edge.py) and ``GET /metrics``; call once in create_app."""
     metrics = AppMetrics()
-    metrics.registry.register(IndexSizeCollector(app))
-    metrics.registry.register(QueryCacheCollector(app))
+    metrics.scrape_time.append(IndexSizeCollector(app))
+    metrics.registry.register(metrics.scrape_time[0])
+    if not metrics.multiprocess:
+        metrics.registry.register(QueryCacheCollector(app))
     app.state.metrics = metrics
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus_metrics(_request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
 
@@ -136,6 +192,8 @@ def attach_engine(app: FastAPI) -> None:
     engine = app.state.engine
     if not any(isinstance(listener, MetricsListener) for listener in engine.listeners):
         engine.add_listener(MetricsListener(metrics))
+    if metrics.query_cache is not None:
+        metrics.query_cache.counts = engine.query_cache_counts
 
 
 class QueryCacheCollector(Collector):

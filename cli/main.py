@@ -169,12 +169,6 @@ def serve(
     request (the write generation empties its hit cache; a changed index manifest reloads its index).
     The model loads on a worker's first text query.
     """
-    import uvicorn
-
-    from api.app import create_app
-    from api.request_log import log_config
-    from cli.workers import ForkedWorkers, gunicorn_options, serve_in_process
-
     if ray is not None and workers not in (None, 1):
         raise fail("--workers runs processes on one machine; with --ray, --replicas adds throughput")
     cluster = cluster_engine(ray, shards, replicas)
@@ -187,17 +181,26 @@ def serve(
     console.print(f"latentspace API on http://{host}:{port}  (docs: http://{host}:{port}/docs), {count} worker(s)")
     if settings.auth == "off":
         console.print("[bold yellow]warning:[/] LATENTSPACE_AUTH=off: no API key is checked, admin routes included")
+    from cli.workers import serve_in_process, serve_workers, shared_metrics_dir
+
+    if count > 1:  # forked by gunicorn after this process loaded what the workers share (cli/workers.py)
+        with shared_metrics_dir():  # before prometheus_client is imported: it picks its mode on import
+            from api.app import create_app
+            from api.request_log import log_config
+
+            sys.exit(serve_workers(engine, (host, port, count), log_config(settings.log_format), create_app))
+    import uvicorn
+
+    from api.app import create_app
+    from api.request_log import log_config
+
     # access_log=False: api/edge.py writes the one line per request; uvicorn's log_level would
     # otherwise turn its own access logger back on and every request was logged twice.
     api, logging_config = create_app(settings, engine=engine), log_config(settings.log_format)
-    if count == 1:
-        sys.exit(serve_in_process(uvicorn.Config(
-            api, host=host, port=port, log_config=logging_config, log_level="info", access_log=False,
-            http="httptools",
-        )))
-    engine.verify_indexes()  # load (and repair) every index once, before the fork: the workers share it
-    options = gunicorn_options(host, port, count, logging_config)
-    ForkedWorkers(api, options, before_fork=engine.db.dispose).run()
+    sys.exit(serve_in_process(uvicorn.Config(
+        api, host=host, port=port, log_config=logging_config, log_level="info", access_log=False,
+        http="httptools",
+    )))
 
 
 def main() -> None:

@@ -145,6 +145,16 @@ class Settings(BaseSettings):
         1, ge=1, le=64, description="Concurrent shard fan-outs per collection; more searches ride along in them."
     )
 
+    # issue 17 (memory of serve --workers N): what the parent loads before it forks the workers (docs/SERVING.md)
+    prefork_hit_table_mb: int = Field(
+        128, ge=0, description="Largest table of hit rows (text, ids, metadata of every chunk) the parent builds "
+        "before forking workers, in MB; collections that do not fit are skipped; 0: no table.",
+    )
+    prefork_lexical: bool = Field(
+        False, description="Also load every BM25 index in the parent before forking workers (shared, but it "
+        "costs memory even when no lexical or hybrid search comes).",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

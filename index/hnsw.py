@@ -178,15 +178,14 @@ class HnswlibIndex(BaseIndex):
 
 
 def _load_rows(directory: Path, graph: hnswlib.Index, dim: int, deleted: set[int]) -> VectorRows:
-    """The saved vector copy, mapped copy-on-write (index/rows.py: no resident memory until a filter reads
-    rows, pages shared between processes); an index saved before the copy existed copies its vectors out of
+    """The saved vector copy, left in its file and read on demand (index/rows.py: nothing resident until a filter
+    reads rows, and then only a copy of those); an index saved before the copy existed copies its vectors out of
     the graph once."""
     if (directory / _VECTORS_FILE).exists():
         labels = np.load(directory / _LABELS_FILE, allow_pickle=False)
-        vectors = np.load(directory / _VECTORS_FILE, allow_pickle=False, mmap_mode="c")
-        if labels.shape != (len(vectors),) or vectors.shape[1:] != (dim,) or vectors.dtype != np.float32:
-            raise ValueError("saved vectors do not match their labels")
-        return VectorRows.adopt(labels, vectors)
+        if labels.ndim != 1:
+            raise ValueError("saved labels are not a vector")
+        return VectorRows.from_file(labels, directory / _VECTORS_FILE, dim)
     rows = VectorRows(dim)
     gone = np.fromiter(deleted, dtype=np.int64, count=len(deleted))
     labels = np.setdiff1d(np.asarray(graph.get_ids_list(), dtype=np.int64), gone)

@@ -157,6 +157,13 @@ class PayloadIndex:
             postings.column = _build_column(postings.keys)
         return postings.column
 
+    def prepare(self) -> None:
+        """Build every field's query arrays and the universe now (a forking server's parent: shared by workers)."""
+        with self.lock:
+            for name in list(self._fields):
+                self.column(name)
+            self.universe()
+
     # -- persistence ---------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
         """Write ``directory`` atomically (core/saveddir.py): ids, row numbers and the distinct metadata."""

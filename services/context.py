@@ -1,7 +1,8 @@
 """The explicit context every service takes instead of reaching into the Engine.
 
 It holds what services share and nothing else: settings, the database session factory, the data dir's
-public write lock (one writer per data dir, see core/writelock.py), the read cache of hydrated rows,
+public write lock (one writer per data dir, see core/writelock.py), the read cache of hydrated rows (and the
+read-only table of them a forking server builds),
 the embedding models, the per-collection vector, BM25 and payload (metadata filter) indexes, and the
 write listeners that keep derived state in step with every committed write. The Engine
 (services/engine.py) builds one and hands it to each service; tests may build their own.
@@ -19,6 +20,7 @@ from core.writelock import WriteLock
 from ingest.embedders import Embedder, EmbedderCache, collection_backend
 from ingest.provided import NO_MODEL, ProvidedVectors
 from services.hitcache import HitCache
+from services.hittable import HitTables
 from services.sync.lexical import LexicalIndexes
 from services.sync.listeners import WriteListener
 from services.sync.payload import PayloadIndexes
@@ -40,6 +42,9 @@ class ServiceContext:
     listeners: list[WriteListener] = field(default_factory=list)
     # Metadata filters answered in memory (also one of the listeners); None: every filter goes to SQL.
     payload: PayloadIndexes | None = None
+    # Every chunk's hit row, built by a server's parent before it forks its workers (services/hittable.py);
+    # None: hits come from the hit cache and SQL only.
+    hit_table: HitTables | None = None
 
     def collection(self, name: str) -> Collection:
         """The collection row by name (CollectionNotFound if absent); detached, safe to keep for a request."""

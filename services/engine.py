@@ -202,6 +202,10 @@ class Engine:
         """Load every collection's index, repairing or rebuilding it from the DB where they disagree."""
         upkeep.verify_indexes(self.context)
 
+    def load_for_workers(self) -> dict[str, Any]:
+        """Before a server forks workers: load the indexes and the hit table they share (services/indexes.py)."""
+        return upkeep.load_for_workers(self.context)
+
     def query_cache_counts(self) -> tuple[int, int]:
         """(hits, misses) of the query-vector caches of the loaded models."""
         return self.embedders.query_cache_counts()

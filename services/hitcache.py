@@ -43,11 +43,13 @@ class HitCache:
     def __len__(self) -> int:
         return len(self._hits)
 
-    def _usable(self) -> int | None:
-        """The current generation if cached entries may be used (even), after dropping older entries."""
+    def _usable(self, value: int | None = None) -> int | None:
+        """The current generation (or ``value``, just read) if cached entries may be used (even), after dropping
+        older entries."""
         if self._max <= 0:
             return None
-        value = self._generation.read()
+        if value is None:
+            value = self._generation.read()
         with self._lock:
             if value != self._seen:
                 self._hits.clear()
@@ -57,8 +59,20 @@ class HitCache:
 
     def pin(self) -> None:
         """Read the generation once for everything this thread caches until :meth:`unpin` (one search)."""
-        self._local.generation = self._usable()
+        value = self._generation.read()
+        self._local.generation = self._usable(value)
+        self._local.read = value
         self._local.pinned = True
+
+    def generation(self) -> int:
+        """The write generation this thread's search pinned, else the current one (odd: a write is under way).
+
+        For readers with their own per-generation state (services/hittable.py), even with the cache off.
+        """
+        local = self._local
+        if getattr(local, "pinned", False):
+            return local.read
+        return self._generation.read()
 
     def unpin(self) -> None:
         self._local.pinned = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.context import ServiceContext
+from services.hittable import build_hit_tables
 from services.writes import rebuild_derived
 from store import repositories as repo
 from store.session import database_error
@@ -52,3 +53,34 @@ def index_status(ctx: ServiceContext) -> dict[str, Any]:
 def loaded_index_sizes(ctx: ServiceContext) -> dict[int, int]:
     """Vectors in each loaded index by collection id (no disk or database access; for metrics)."""
     return {collection_id: len(index) for collection_id, index in ctx.vectors.loaded_items()}
+
+
+def load_for_workers(ctx: ServiceContext) -> dict[str, Any]:
+    """Before a server forks its workers: load what they then share instead of each building its own copy.
+
+    Every vector index (verified against the database), every payload index with its query arrays built, the
+    BM25 indexes if ``prefork_lexical`` asks, and the table of every chunk's hit row (services/hittable.py) within
+    ``prefork_hit_table_mb``. Returns what was loaded, for the log.
+    """
+    with ctx.sessions() as session:
+        stored = repo.list_collections(session)
+    for collection in stored:
+        ctx.vectors.get(collection)
+    if ctx.payload is not None:
+        for collection in stored:
+            ctx.payload.get(collection).prepare()
+    if ctx.lexical is not None and ctx.settings.prefork_lexical:
+        for collection in stored:
+            ctx.lexical.get(collection)
+    cap = ctx.settings.prefork_hit_table_mb * 1024 * 1024
+    generation = ctx.write_lock.generation
+    if generation is not None:  # the table's validity is a write generation: none, no table
+        ctx.hit_table = build_hit_tables(ctx.sessions, generation, [c.id for c in stored], cap)
+    table = ctx.hit_table
+    return {
+        "collections": len(stored),
+        "payload_indexes": ctx.payload is not None,
+        "lexical_indexes": ctx.lexical is not None and ctx.settings.prefork_lexical,
+        "hit_table_rows": 0 if table is None else table.rows,
+        "hit_table_mb": 0.0 if table is None else round(table.nbytes / 2**20, 1),
+    }

@@ -192,3 +192,16 @@ def add_active_row(session: Session, table: type, collection_id: int, **values: 
     session.add(row)
     session.flush()
     return row
+
+
+def iter_collection_chunk_hits(session: Session, collection_id: int, batch: int = 2000) -> Iterator[list[ChunkHit]]:
+    """Every chunk of a collection as the row a search hit shows, in batches, ascending chunk id."""
+    query = (  # the columns and join of load_chunk_hits, for one collection instead of given ids
+        select(*_CHUNK_HITS.selected_columns)
+        .join(Document, Document.id == Chunk.document_id)
+        .where(Chunk.collection_id == collection_id)
+        .order_by(Chunk.id)
+        .execution_options(yield_per=batch)
+    )
+    for part in session.execute(query).partitions(batch):
+        yield [ChunkHit(*row) for row in part]

@@ -1,7 +1,8 @@
 """What both search leaves (dense.py, hybrid.py) share: the query vector and the stored rows of hits.
 
-Rows come through the read cache (services/hitcache.py) while no write intervened, so a repeated search
-costs no SQL. Kept apart from the dispatcher so the leaves never import it (no import circle).
+Rows come from the table a forking server built before the fork (services/hittable.py) or through the read
+cache (services/hitcache.py) while no write intervened, so a repeated search costs no SQL. Kept apart from
+the dispatcher so the leaves never import it (no import circle).
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ def chunk_hits(ctx: ServiceContext, ids: list[int]) -> dict[int, repo.ChunkHit]:
         with ctx.sessions() as session:
             return repo.load_chunk_hits(session, missing)
 
-    return ctx.hits.rows("chunk", ids, load)
+    table = ctx.hit_table  # built before a server forked; valid until the first write (services/hittable.py)
+    if table is None:
+        return ctx.hits.rows("chunk", ids, load)
+    found, missing = table.lookup(ctx.hits.generation(), ids)
+    if missing:
+        found.update(ctx.hits.rows("chunk", missing, load))
+    return found
 
 
 def has_multi_chunk_documents(ctx: ServiceContext, collection: Collection) -> bool:
