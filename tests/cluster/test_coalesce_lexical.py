@@ -59,12 +59,16 @@ class GatedPool:
             self.asked.append((method, _carried(method, args[0])))
         if first and method in self.riders:
             deadline = time.monotonic() + 10  # without riding, nobody queues: go on, and the counts tell
-            while self._queued() < self.riders[method] and time.monotonic() < deadline:
+            while self._queued(method) < self.riders[method] and time.monotonic() < deadline:
                 time.sleep(0.01)
         return self.pool.ask(method, args)
 
-    def _queued(self) -> int:
-        return sum(len(riders) for riders in self.coalescing._queued.values())  # noqa: SLF001 - the test watches the queue
+    def _queued(self, method: str) -> int:
+        """Calls queued behind ``method``'s fan-out; not another round's (the dense round's riders may still be
+        queued when the first search reaches its BM25 rounds)."""
+        kind = method.removesuffix("_many")  # a queue's key starts with the method its riders called
+        queues = self.coalescing._queued  # noqa: SLF001 - the test watches the queue
+        return sum(len(riders) for key, riders in list(queues.items()) if key[0] == kind)
 
     def tell(self, method: str, args: list[tuple]) -> None:
         self.pool.tell(method, args)
