@@ -11,13 +11,13 @@ Conventions for all backends:
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 
 from core.errors import DimensionMismatch, IndexCorrupt, InvalidInput, LatentspaceError, UnknownIndexKind
+from core.rwlock import ReadWriteLock
 from core.saveddir import read_saved_dir, write_saved_dir
 from index.arrays import (
     EXACT_FILTER_FRACTION,
@@ -55,8 +55,9 @@ class VectorIndex(Protocol):
     ``search(queries, k, allowed_ids=None)``: queries float32 ``(q, dim)`` or ``(dim,)``; returns
     ``(ids int64 (q, k), scores float32 (q, k))`` sorted by descending score, padded with id -1 /
     score -inf; ``allowed_ids`` (int64 ``(m,)``) restricts results to that set.
-    ``ids()``: live ids, int64, sorted. ``save(directory)`` / ``load(directory)``: a directory with
-    ``manifest.json`` and native files, replaced atomically. ``len(index)``: live vectors.
+    ``ids()``: live ids, int64, sorted. ``vectors(ids)``: ``(found int64 (m,), float32 (m, dim))``, the stored
+    vectors of those of ``ids`` the index holds, found ids sorted. ``save(directory)`` / ``load(directory)``: a
+    directory with ``manifest.json`` and native files, replaced atomically. ``len(index)``: live vectors.
     """
 
     kind: str
@@ -68,49 +69,11 @@ class VectorIndex(Protocol):
         self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]: ...
     def ids(self) -> np.ndarray: ...
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
     def save(self, directory: Path) -> None: ...
     def __len__(self) -> int: ...
     @classmethod
     def load(cls, directory: Path) -> VectorIndex: ...
-
-
-class ReadWriteLock:
-    """Many concurrent readers or one writer; waiting writers block new readers (no starvation).
-
-    The uncontended read path is a single C-level mutex round trip: it sits on the search hot path.
-    """
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self._cond = threading.Condition(self._mutex)
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    def acquire_read(self) -> None:
-        with self._mutex:
-            while self._writer or self._writers_waiting:
-                self._cond.wait()
-            self._readers += 1
-
-    def release_read(self) -> None:
-        with self._mutex:
-            self._readers -= 1
-            if not self._readers and self._writers_waiting:
-                self._cond.notify_all()
-
-    def acquire_write(self) -> None:
-        with self._mutex:
-            self._writers_waiting += 1
-            while self._writer or self._readers:
-                self._cond.wait()
-            self._writers_waiting -= 1
-            self._writer = True
-
-    def release_write(self) -> None:
-        with self._mutex:
-            self._writer = False
-            self._cond.notify_all()
 
 
 # ----------------------------------------------------------------------------- base class
@@ -259,6 +222,20 @@ class BaseIndex:
         self._lock.acquire_read()
         try:
             return self._live_ids().copy()
+        finally:
+            self._lock.release_read()
+
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of those of ``ids`` that are live: ``(found int64 (m,) sorted, float32 (m, dim))``.
+
+        What a hybrid search scores its lexical-only candidates with, from memory instead of SQL (the vectors
+        are the ones added, so the scores are the same). Unknown and repeated ids are ignored.
+        """
+        wanted = sorted_unique(np.asarray(ids, dtype=np.int64).ravel())
+        self._lock.acquire_read()
+        try:
+            found = wanted[in_sorted(wanted, self._live_ids())]
+            return found, self._get_vectors(found)
         finally:
             self._lock.release_read()
 

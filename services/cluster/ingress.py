@@ -74,6 +74,10 @@ class ShardedIndex:
         answers = self.fanout.gather("search", args)
         return merge_top_k([(ids, scores) for _shard, (ids, scores, _seq) in answers], k)
 
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """None here: the vectors live on the shards, and callers read the few they need from SQL."""
+        return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+
     def __len__(self) -> int:
         """The stored chunk count (what the shards converge to): one SQL count instead of a fan-out round,
         kept in the read cache until the next write anywhere (a dense search asks for it every time)."""

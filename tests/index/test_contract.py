@@ -216,3 +216,17 @@ def test_concurrent_search_during_mutation(kind: str) -> None:
         t.join()
     assert not errors, errors[0]
     assert len(index) == len(index.ids())
+
+
+def test_vectors_gives_the_stored_vectors_of_live_ids(kind: str, tmp_path: Path) -> None:
+    index, ids, vectors = filled(kind)
+    index.remove(ids[:10])
+    asked = np.concatenate([ids[[50, 5, 20, 50]], [999_999]])  # repeated, removed and unknown ids
+    found, matrix = index.vectors(asked)
+    np.testing.assert_array_equal(found, ids[[20, 50]])
+    assert matrix.dtype == np.float32 and matrix.shape == (2, DIM)
+    np.testing.assert_allclose(matrix, vectors[[20, 50]], atol=1e-6)
+    index.save(tmp_path / "idx")
+    np.testing.assert_allclose(load_index(tmp_path / "idx").vectors(ids[[20, 50]])[1], vectors[[20, 50]], atol=1e-6)
+    empty_found, empty_matrix = make(kind).vectors(ids[:3])
+    assert len(empty_found) == 0 and empty_matrix.shape == (0, DIM)

@@ -169,3 +169,25 @@ def test_a_candidate_only_bm25_found_gets_its_exact_dense_score(tmp_path, embedd
     assert code.explain["dense"]["score"] == pytest.approx(exact, abs=1e-5)
     assert code.explain["dense"]["rank"] > 8 and code.explain["lexical"]["rank"] == 1
     engine.close()
+
+
+def test_candidates_are_scored_with_the_stored_vectors_read_from_the_index(filled) -> None:  # noqa: ANN001
+    from services.search.common import stored_vectors
+    from store import repositories as repo
+
+    ctx = filled.context
+    filled.delete_document("c", "d5")
+    collection = ctx.collection("c")
+    with ctx.sessions() as session:
+        stored = {
+            i: v
+            for found, matrix in repo.iter_vectors(session, collection.id, collection.embedder_dim)
+            for i, v in zip(found.tolist(), matrix, strict=True)
+        }
+    asked = [*stored, max(stored) + 1000]  # the last one is no chunk (e.g. deleted since)
+    in_index, _ = ctx.vectors.get(collection).vectors(np.asarray(asked))
+    assert sorted(in_index.tolist()) == sorted(stored)  # every one from memory: no SQL read needed
+    got = stored_vectors(ctx, collection, asked)
+    assert got.keys() == stored.keys()
+    for chunk_id, vector in stored.items():
+        np.testing.assert_array_equal(got[chunk_id], vector)
