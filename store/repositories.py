@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import bindparam, delete, func, select, update
@@ -122,8 +121,10 @@ def filtered_chunk_ids(session: Session, collection_id: int, spec: dict[str, Any
     return np.fromiter(session.scalars(stmt), dtype=np.int64)
 
 
-@dataclass(frozen=True)
-class ChunkHit:
+class ChunkHit(NamedTuple):
+    """What a search hit shows of a chunk. A named tuple, not a frozen dataclass: one is built per hit on the
+    search path (from SQL or the pre-fork hit table), and a frozen dataclass's ``__init__`` costs ~0.8 µs."""
+
     chunk_id: int
     document_id: int
     external_id: str
