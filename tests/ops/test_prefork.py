@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,16 +23,10 @@ from ingest.readers import SourceDocument
 from services.engine import Engine
 from store.migrate import upgrade
 from tests.ops.conftest import unit_vectors
-from tests.ops.test_workers import REPO, Workers
+from tests.ops.test_workers import Workers, serving_workers
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 VECTORS = unit_vectors(8, seed=23)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,21 +39,8 @@ def server(tmp_path: Path, embedders):  # noqa: ANN001, ANN201
                   vectors={f"d{i}": VECTORS[i] for i in range(8)})
     engine.close()
     (tmp_path / "tmp").mkdir()
-    port = free_port()
-    env = dict(os.environ, LATENTSPACE_DATA_DIR=str(settings.data_dir), HF_HUB_OFFLINE="1",
-               TMPDIR=str(tmp_path / "tmp"))
-    env.pop("LATENTSPACE_DATABASE_URL", None)
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log_path = tmp_path / "serve.log"
-    log = log_path.open("wb")
-    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"]
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield Workers(process, port, log_path)
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
+    with serving_workers(settings.data_dir, tmp_path / "serve.log", TMPDIR=str(tmp_path / "tmp")) as workers:
+        yield workers
 
 
 def _call(workers: Workers, pid: int, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:

@@ -8,6 +8,7 @@ worker and reads through the other, both ways. Torch being loaded shows in a pro
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,11 +143,18 @@ def workers(tmp_path: Path, embedders):  # noqa: ANN001, ANN201
     engine.ingest("w", [SourceDocument(f"s{i}", f"seed {i}", None, {}) for i in range(40, 44)],
                   vectors={f"s{i}": VECTORS[i] for i in range(40, 44)})
     engine.close()
+    with serving_workers(settings.data_dir, tmp_path / "serve.log") as workers:
+        yield workers
+
+
+@contextlib.contextmanager
+def serving_workers(data_dir: Path, log_path: Path, **env: str) -> Iterator[Workers]:
+    """``latentspace serve --workers 2`` on a free port over ``data_dir`` (its SQLite), stopped on leaving."""
     port = _free_port()
-    env = dict(os.environ, LATENTSPACE_DATA_DIR=str(settings.data_dir), HF_HUB_OFFLINE="1")
+    env = dict(os.environ, LATENTSPACE_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", **env)
     env.pop("LATENTSPACE_DATABASE_URL", None)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # the server makes its own
     command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--workers", "2"]
-    log_path = tmp_path / "serve.log"
     log = log_path.open("wb")
     server = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
