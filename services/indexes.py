@@ -8,6 +8,7 @@ from services.context import ServiceContext
 from services.hittable import build_hit_tables
 from services.writes import rebuild_derived
 from store import repositories as repo
+from store.models import Collection
 from store.session import database_error
 
 
@@ -18,12 +19,13 @@ def rebuild_index(ctx: ServiceContext, name: str) -> int:
         return rebuild_derived(ctx, collection)
 
 
-def verify_indexes(ctx: ServiceContext) -> None:
-    """Load every collection's index, repairing or rebuilding it from the DB where they disagree."""
+def verify_indexes(ctx: ServiceContext) -> list[Collection]:
+    """Load every collection's index, repairing or rebuilding it from the DB where they disagree; the collections."""
     with ctx.sessions() as session:
         stored = repo.list_collections(session)
     for collection in stored:
         ctx.vectors.get(collection)
+    return stored
 
 
 def check_index(ctx: ServiceContext, name: str) -> int:
@@ -62,10 +64,7 @@ def load_for_workers(ctx: ServiceContext) -> dict[str, Any]:
     BM25 indexes if ``prefork_lexical`` asks, and the table of every chunk's hit row (services/hittable.py) within
     ``prefork_hit_table_mb``. Returns what was loaded, for the log.
     """
-    with ctx.sessions() as session:
-        stored = repo.list_collections(session)
-    for collection in stored:
-        ctx.vectors.get(collection)
+    stored = verify_indexes(ctx)
     if ctx.payload is not None:
         for collection in stored:
             ctx.payload.get(collection).prepare()
