@@ -29,6 +29,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--chunking", choices=("split", "truncate"), default="split")
+    parser.add_argument(
+        "--batch-size", type=int, nargs="+", default=[None],
+        help="texts per model call (LATENTSPACE_EMBED_BATCH_SIZE); several: each backend at each, in turn",
+    )
     args = parser.parse_args()
     from core.settings import Settings
     from ingest.readers import TableOptions, read_path
@@ -36,22 +40,26 @@ def main() -> None:
 
     docs = [d for d in read_path(args.corpus, TableOptions()) if hasattr(d, "text")][: args.limit]
     queries = [d.text.split(". ")[0][:200] for d in docs[: args.queries]]
-    engine = open_engine(Settings(data_dir=Path(tempfile.mkdtemp(prefix="ls-backends-")), _env_file=None))
-    results: dict[str, dict[str, list[float]]] = {b: {"docs_per_s": [], "query_p50_ms": []} for b in BACKENDS}
+    data_dir = Path(tempfile.mkdtemp(prefix="ls-backends-"))
+    engines = {size: open_engine(Settings(data_dir=data_dir / str(size), _env_file=None, **(
+        {"embed_batch_size": size} if size else {}))) for size in args.batch_size}
+    systems = [(backend, size) for size in args.batch_size for backend in BACKENDS]
+    results: dict[tuple, dict[str, list[float]]] = {s: {"docs_per_s": [], "query_p50_ms": []} for s in systems}
     for round_ in range(args.rounds):
-        for backend in BACKENDS:
-            name = f"{backend}-{round_}"
+        for backend, size in systems:
+            engine, name = engines[size], f"{backend}-{round_}"
             engine.create_collection(name, chunking=args.chunking, backend=backend)
             engine.context.embedder_for(engine.context.collection(name)).embed_documents(["warm up"])
             started = time.perf_counter()
             engine.ingest(name, iter(docs))
-            results[backend]["docs_per_s"].append(len(docs) / (time.perf_counter() - started))
-            results[backend]["query_p50_ms"].append(query_p50(engine, name, queries, round_))
-    torch_row = {k: statistics.median(v) for k, v in results["torch"].items()}
-    for backend, rows in results.items():
+            results[(backend, size)]["docs_per_s"].append(len(docs) / (time.perf_counter() - started))
+            results[(backend, size)]["query_p50_ms"].append(query_p50(engine, name, queries, round_))
+    for (backend, size), rows in results.items():  # each against torch at the same batch size
+        torch_row = {k: statistics.median(v) for k, v in results[("torch", size)].items()}
         medians = {k: round(statistics.median(v), 2) for k, v in rows.items()}
         speed = {f"{k}_vs_torch": round(medians[k] / torch_row[k], 2) for k in medians}
-        print(json.dumps({"backend": backend, **medians, **speed, "rounds": rows}))
+        batch = size or engines[size].context.settings.embed_batch_size
+        print(json.dumps({"backend": backend, "batch_size": batch, **medians, **speed, "rounds": rows}))
 
 
 def query_p50(engine, name: str, queries: list[str], round_: int) -> float:  # noqa: ANN001

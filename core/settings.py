@@ -27,7 +27,10 @@ class Settings(BaseSettings):
         description="Embedding model for new collections: the bundled all-MiniLM-L6-v2, "
         "a sentence-transformers model name, or a local path.",
     )
-    embed_batch_size: int = Field(64, ge=1, le=4096)
+    embed_batch_size: int | None = Field(
+        None, ge=1, le=4096,
+        description="Texts per model call; unset: each backend's measured default (torch 64, ONNX 16, images 64).",
+    )
     ingest_batch_docs: int = Field(256, ge=1, description="Documents read per pipeline batch.")
     chunk_tokens: int | None = Field(
         None, ge=16, description="Max tokens per chunk; default: the model's max sequence length."

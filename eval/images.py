@@ -20,6 +20,7 @@ import numpy as np
 
 from core.errors import InvalidInput
 from ingest.clip import require_image_tower
+from ingest.embedders import IMAGE_BATCH
 from ingest.images import decode_image, read_image_file
 from services.image_search import search_by_image, stored_vector
 from services.images import image_files, ingest_images
@@ -102,7 +103,7 @@ def _raw_encode(engine: Engine, embedder: Any, items: list[LabelledImage]) -> di
         for i in items
     ]
     decoded = time.perf_counter()
-    batch = settings.embed_batch_size
+    batch = settings.embed_batch_size or IMAGE_BATCH
     vectors = np.vstack([embedder.embed_images(pictures[s : s + batch]) for s in range(0, len(pictures), batch)])
     return {"vectors": vectors, "decode_s": decoded - started, "encode_s": time.perf_counter() - decoded}
 

@@ -24,15 +24,28 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 # Backends whose vectors equal each other's (fp32 ONNX vs torch within 1e-5, tests/ingest/test_onnx_backend.py):
 # a collection made with one may be searched or extended with the other.
 INTERCHANGEABLE = frozenset({"torch", "onnx"})
+# Texts per model call when LATENTSPACE_EMBED_BATCH_SIZE is unset, by backend (docs/BENCHMARKS.md, "Embedding
+# batch size per backend"): ONNX Runtime ran SciFact abstracts 1.2-1.3x faster in batches of 16 than of 64
+# (a batch of 64 x 256 tokens outgrows the caches), torch was no faster below 64. Images: 64 (not measured).
+DEFAULT_BATCH = {"torch": 64, "onnx": 16, "onnx-int8": 16}
+IMAGE_BATCH = 64
+
+
+def batch_size_for(backend: str, configured: int | None) -> int:
+    """Texts per model call for ``backend``: the configured size, else the backend's measured default."""
+    return configured or DEFAULT_BATCH.get(backend, DEFAULT_BATCH["torch"])
 
 __all__ = [
     "BACKENDS",
     "INTERCHANGEABLE",
     "BUNDLED_MINILM_NAMES",
+    "DEFAULT_BATCH",
+    "IMAGE_BATCH",
     "Embedder",
     "EmbedderCache",
     "SentenceTransformerEmbedder",
     "ThreadPolicy",
+    "batch_size_for",
     "resolve_model_path",
 ]
 
@@ -42,12 +55,12 @@ class EmbedderCache:
 
     def __init__(
         self,
-        batch_size: int = 64,
+        batch_size: int | None = None,
         threads: ThreadPolicy | None = None,
         query_cache: int = 1024,
         export_root: Path | None = None,
     ) -> None:
-        self._batch_size = batch_size
+        self._batch_size = batch_size  # None: each backend's DEFAULT_BATCH
         self._threads = threads
         self._query_cache = query_cache
         self._export_root = export_root  # where ONNX exports go (the data dir's models/onnx)
@@ -66,7 +79,10 @@ class EmbedderCache:
 
     def _load(self, name: str, backend: str) -> tuple[Any, Embedder]:
         """(the text embedder, whose query cache /metrics counts; what callers get, a CLIP's image tower added)."""
-        options = {"batch_size": self._batch_size, "threads": self._threads, "query_cache": self._query_cache}
+        options = {
+            "batch_size": batch_size_for(backend, self._batch_size), "threads": self._threads,
+            "query_cache": self._query_cache,
+        }
         if backend == "torch":
             text = SentenceTransformerEmbedder(name, **options)
             return text, with_image_tower(text)
@@ -96,7 +112,7 @@ class EmbedderCache:
             )
         tower = OnnxImageTower(
             text.model, resolve_model_path(name), self._export_root, text.version,  # type: ignore[arg-type]
-            batch_size=self._batch_size, threads=self._threads,
+            batch_size=self._batch_size or IMAGE_BATCH, threads=self._threads,
         )
         return text, with_image_tower(text, tower)
 
@@ -106,7 +122,8 @@ class EmbedderCache:
         Called under the cache's lock."""
         key = (name, "torch")
         if key not in self._models:
-            text = SentenceTransformerEmbedder(name, **options)
+            torch_options = {**options, "batch_size": batch_size_for("torch", self._batch_size)}
+            text = SentenceTransformerEmbedder(name, **torch_options)
             self._text[key], self._models[key] = text, with_image_tower(text)
         return self._text[key]
 

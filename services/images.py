@@ -21,7 +21,7 @@ from core.errors import InvalidInput, LatentspaceError, NotFound, UnreadableFile
 from ingest import images as imgs
 from ingest.chunking import require_chunking
 from ingest.clip import ImageEmbedder, require_image_tower
-from ingest.embedders import require_backend
+from ingest.embedders import IMAGE_BATCH, require_backend
 from ingest.pipeline import IngestReport, batched
 from ingest.readers import SourceDocument
 from services import collections
@@ -121,7 +121,7 @@ def _embedded_stream(
     state: _RunState,
 ) -> Iterator[SourceDocument | LatentspaceError]:
     settings = ctx.settings
-    for batch in batched(items, settings.embed_batch_size):
+    for batch in batched(items, settings.embed_batch_size or IMAGE_BATCH):
         decoded: list[tuple[ImageInput, imgs.DecodedImage]] = []
         for item in batch:
             if isinstance(item, LatentspaceError):

@@ -56,10 +56,11 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def embedders(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    """One real all-MiniLM-L6-v2 shared by the session (loading it takes seconds); ONNX exports made once."""
+    """One real all-MiniLM-L6-v2 shared by the session (loading it takes seconds); ONNX exports made once.
+    No batch size: each backend's own default, as a server with LATENTSPACE_EMBED_BATCH_SIZE unset has."""
     from ingest.embedders import EmbedderCache
 
-    return EmbedderCache(batch_size=32, export_root=tmp_path_factory.mktemp("onnx-exports"))
+    return EmbedderCache(export_root=tmp_path_factory.mktemp("onnx-exports"))
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ class RayDataEmbedder:
             threads,
             str(settings.data_dir / "models" / "onnx"),
         )
-        self.cpus, self.batch = settings.cluster_replica_cpus, max(settings.embed_batch_size * 4, 64)
+        self.cpus = settings.cluster_replica_cpus
 
     def embed_groups(self, groups: list[list[str]]) -> list[np.ndarray]:
         """Each group of texts embedded in one model call (one Ray Data job for all groups): float32 matrices."""

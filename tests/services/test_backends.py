@@ -33,6 +33,16 @@ def test_int8_collection_embeds_and_searches_with_its_backend(sqlite_engine) -> 
     assert embedder is sqlite_engine.embedders.get("all-MiniLM-L6-v2", "onnx-int8")
 
 
+def test_each_backend_embeds_in_its_own_batch_size_unless_one_is_set(embedders) -> None:  # noqa: ANN001
+    """ONNX Runtime runs long texts faster in batches of 16 than 64; torch keeps 64 (docs/BENCHMARKS.md)."""
+    from ingest.embedders import batch_size_for
+
+    assert embedders.get("all-MiniLM-L6-v2", "onnx-int8").batch_size == 16
+    assert embedders.get("all-MiniLM-L6-v2", "onnx").batch_size == 16
+    assert embedders.get("all-MiniLM-L6-v2", "torch").batch_size == 64
+    assert [batch_size_for(b, 8) for b in ("torch", "onnx", "onnx-int8")] == [8, 8, 8]
+
+
 def test_torch_and_fp32_onnx_collections_hold_the_same_vectors(sqlite_engine) -> None:  # noqa: ANN001
     sqlite_engine.create_collection("t", backend="torch")
     sqlite_engine.create_collection("o", backend="onnx")
