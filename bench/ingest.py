@@ -2,7 +2,9 @@
 
     python -m bench.ingest --corpus ../shared/data/beir-scifact/corpus.jsonl [--limit N] [--chunking truncate]
 
-Both sides use the same loaded model, batch size and texts (title + text, as the reader builds them).
+Both sides use the same loaded torch model, batch size and texts (title + text, as the reader builds them).
+Then the same documents go through the pipeline of each ``--backends`` collection (onnx and onnx-int8 by
+default, each at its own batch size), reported as docs/s and as a ratio to the torch pipeline.
 Raw ``encode`` is timed twice: on the document texts (which it silently truncates at the model's 256
 tokens) and on the chunk texts the pipeline embeds: with the default ``split`` chunking, whole documents
 (the same model work); with ``--chunking truncate`` (a collection option), one chunk per document, so
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def main() -> None:
     args = parse_args()
     from core.settings import Settings
+    from ingest.embedders import batch_size_for
     from ingest.readers import TableOptions, read_path
     from services.engine import Engine
     from store.migrate import upgrade
@@ -41,32 +45,42 @@ def main() -> None:
     settings = Settings(data_dir=tmp, _env_file=None, embed_batch_size=args.batch_size)
     upgrade(settings.resolved_database_url())
     engine = Engine(settings)
-    engine.create_collection("bench", chunking=args.chunking)
-    embedder = engine.embedders.get(settings.default_model)
-    embedder.embed_documents(["warm up"])
+    embedder = engine.embedders.get(settings.default_model, "torch")  # the raw baseline is torch's encode
+    torch_batch = batch_size_for("torch", args.batch_size)
+    for backend in ("torch", *args.backends):
+        engine.embedders.get(settings.default_model, backend).embed_documents(["warm up"])  # exports, loads
 
     chunk_texts = pipeline_chunks(embedder, texts, settings.chunk_overlap, args.chunking)
     encode = embedder.model.encode  # the loaded SentenceTransformer, called directly: the raw baseline
-    raw_s = timed(lambda: encode(texts, batch_size=args.batch_size, normalize_embeddings=True))
-    raw_chunks_s = timed(lambda: encode(chunk_texts, batch_size=args.batch_size, normalize_embeddings=True))
-    start = time.perf_counter()
-    report = engine.ingest("bench", iter(docs))
-    pipe_s = time.perf_counter() - start
+    raw_s = timed(lambda: encode(texts, batch_size=torch_batch, normalize_embeddings=True))
+    raw_chunks_s = timed(lambda: encode(chunk_texts, batch_size=torch_batch, normalize_embeddings=True))
+    rounds: dict[str, list[float]] = {backend: [] for backend in ("torch", *args.backends)}
+    for round_ in range(args.rounds):  # backends take turns in each round; the median is reported
+        for backend, seconds in rounds.items():
+            engine.create_collection(f"bench-{backend}-{round_}", chunking=args.chunking, backend=backend)
+            start = time.perf_counter()
+            report = engine.ingest(f"bench-{backend}-{round_}", iter(docs))
+            seconds.append(time.perf_counter() - start)
     engine.close()
+    pipe_s = {backend: statistics.median(seconds) for backend, seconds in rounds.items()}
 
     raw_tokens, pipe_tokens = token_counts(embedder, texts, chunk_texts)
     n = len(docs)
     print(f"chunking: {args.chunking}")
     print(f"{n} documents, {report.chunks_embedded} chunks embedded by the pipeline ({len(chunk_texts)} here)")
     print(f"raw encode, documents : {n / raw_s:8.1f} docs/s  ({raw_s:.1f} s, {raw_tokens} tokens: "
-          f"each truncated at {embedder.max_tokens})")
+          f"each truncated at {embedder.max_tokens}; torch, batch {torch_batch})")
     print(f"raw encode, chunks    : {n / raw_chunks_s:8.1f} docs/s  ({raw_chunks_s:.1f} s, {pipe_tokens} tokens: "
           "the pipeline's chunk texts, i.e. the same model work)")
-    print(f"latentspace pipeline  : {n / pipe_s:8.1f} docs/s  ({pipe_s:.1f} s, {pipe_tokens} tokens: "
-          "read, chunk, embed, write rows + index)")
-    print(f"pipeline / raw encode of the same chunks : {raw_chunks_s / pipe_s:.3f}  (what the pipeline adds)")
-    print(f"pipeline / raw encode of truncated docs  : {raw_s / pipe_s:.3f} (docs/s)   "
-          f"{(pipe_tokens / pipe_s) / (raw_tokens / raw_s):.3f} (tokens/s)")
+    for backend, seconds in pipe_s.items():
+        print(f"pipeline, {backend:<11} : {n / seconds:8.1f} docs/s  ({seconds:.1f} s, batch "
+              f"{batch_size_for(backend, args.batch_size)}; read, chunk, embed, write rows + index)  "
+              f"{pipe_s['torch'] / seconds:.2f}x the torch pipeline; rounds "
+              f"{[round(n / t, 1) for t in rounds[backend]]} docs/s")
+    torch_s = pipe_s["torch"]
+    print(f"torch pipeline / raw encode of the same chunks : {raw_chunks_s / torch_s:.3f}  (what the pipeline adds)")
+    print(f"torch pipeline / raw encode of truncated docs  : {raw_s / torch_s:.3f} (docs/s)   "
+          f"{(pipe_tokens / torch_s) / (raw_tokens / raw_s):.3f} (tokens/s)")
     if args.cli:
         time_cli(args, tmp / "cli", len(docs))
 
@@ -79,8 +93,13 @@ def parse_args() -> argparse.Namespace:
         default=Path(os.environ.get("LATENTSPACE_BENCH_CORPUS", "../shared/data/beir-scifact/corpus.jsonl")),
     )
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=None, help="texts per model call (default: each backend's)")
+    parser.add_argument(
+        "--backends", nargs="*", default=["onnx", "onnx-int8"], choices=("torch", "onnx", "onnx-int8"),
+        help="backends whose pipeline is timed after torch's, in the same run (torch always runs: the baseline)",
+    )
     parser.add_argument("--chunking", choices=("split", "truncate"), default="split", help="the collection's mode")
+    parser.add_argument("--rounds", type=int, default=1, help="pipeline runs per backend (median reported)")
     parser.add_argument("--cli", action="store_true", help="also time the real CLI in a subprocess")
     return parser.parse_args()
 
