@@ -8,7 +8,9 @@ and the Engine's full ``search`` (index + hydration of the hits: text, document 
 every row read from SQL (an Engine with the hit cache off, which also cannot tell cheaply that no document
 has several chunks, so it over-fetches 4k candidates) and once from the hit cache, plus end-to-end
 text queries (embedding included; dense mode, and the default hybrid BM25 + dense) against raw
-``encode`` + raw hnswlib. The systems take turns, ``--rounds`` times over all queries, and each
+``encode`` + raw hnswlib, all with torch running the model; and dense text queries with each ``--backends``
+embedding backend (onnx, onnx-int8: one more collection each, the same stored vectors) against torch.
+The systems take turns, ``--rounds`` times over all queries, and each
 reports its median QPS, so a slow spell on the shared machine does not land on one side only.
 """
 
@@ -68,6 +70,10 @@ def main() -> None:
     parser.add_argument("--ef", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5, help="turns each system takes over all queries")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--backends", nargs="*", default=["onnx", "onnx-int8"], choices=("onnx", "onnx-int8"),
+        help="embedding backends timed on dense text queries next to torch (one collection each, same vectors)",
+    )
     args = parser.parse_args()
 
     texts, base, query_texts, queries = load(args.data, args.limit)
@@ -89,8 +95,12 @@ def main() -> None:
         print(f"{name:<38}{row['qps']:>10.0f}{r:>11}{row['qps'] / base_qps:>15.2f}x")
     raw_text = rows["raw encode + hnswlib (text)"]["qps"]
     for mode in ("dense", "default hybrid"):
-        print(f"end-to-end text search ({mode}) vs raw encode+hnswlib: "
+        print(f"end-to-end text search ({mode}, torch) vs raw encode+hnswlib: "
               f"{rows[f'engine text search, {mode}']['qps'] / raw_text:.2f}x")
+    torch_text = rows["engine text search, dense"]["qps"]
+    for backend in args.backends:
+        print(f"end-to-end dense text search, {backend} vs torch: "
+              f"{rows[f'engine text search, dense, {backend}']['qps'] / torch_text:.2f}x QPS")
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2))
 
@@ -150,21 +160,27 @@ def build_engine(texts, base, queries, query_texts, args) -> tuple[list, dict[st
     upgrade(settings.resolved_database_url())
     engine = Engine(settings)
     params = {"M": args.M, "ef_construction": args.ef_construction, "ef_search": args.ef}
-    engine.create_collection("bench", index_kind="hnswlib", index_params=params)
     docs = [SourceDocument(str(i), t, None, {}) for i, t in enumerate(texts)]
-    t0 = time.perf_counter()
-    engine.ingest("bench", docs, vectors={str(i): v for i, v in enumerate(base)})
-    print(f"engine ingest of {len(docs)} precomputed vectors: {time.perf_counter() - t0:.1f}s")
+    vectors = {str(i): v for i, v in enumerate(base)}
+    # "bench" runs its model with torch, like the raw baseline; one more collection per other backend (same
+    # stored vectors, so only the query's embedding differs) for the dense text rows.
+    names = {backend: "bench" if backend == "torch" else f"bench-{backend}" for backend in ("torch", *args.backends)}
+    for backend, name in names.items():
+        engine.create_collection(name, index_kind="hnswlib", index_params=params, backend=backend)
+        t0 = time.perf_counter()
+        engine.ingest(name, docs, vectors=vectors)
+        print(f"engine ingest of {len(docs)} precomputed vectors ({backend}): {time.perf_counter() - t0:.1f}s")
     uncached = Engine(settings.model_copy(update={"hit_cache_entries": 0}), embedders=engine.embedders)
     index = engine.context.vectors.get(engine.context.collection("bench"))
     label_to_row = chunk_labels(engine)
-    engine.embedders.get(settings.default_model).embed_query("warm up")
+    for backend in names:
+        engine.embedders.get(settings.default_model, backend).embed_query("warm up")
 
     def search_with(eng: Engine) -> Callable:
         return lambda q: [int(h.id) for h in eng.search("bench", SearchRequest(vector=q, k=10)).hits]
 
-    def text(mode: str | None) -> Callable:  # None: the default for text queries (hybrid BM25 + dense)
-        return lambda q: engine.search("bench", SearchRequest(query=q, k=10, mode=mode))
+    def text(mode: str | None, name: str = "bench") -> Callable:  # None: the default (hybrid BM25 + dense)
+        return lambda q: engine.search(name, SearchRequest(query=q, k=10, mode=mode))
 
     def as_rows(labels: np.ndarray) -> list[int]:
         return [label_to_row.get(int(label), -1) for label in labels]
@@ -178,6 +194,8 @@ def build_engine(texts, base, queries, query_texts, args) -> tuple[list, dict[st
         "engine.search(vector), rows cached": (search_with(engine), list(queries), same),
         "engine text search, dense": (text("dense"), query_texts, None),
         "engine text search, default hybrid": (text(None), query_texts, None),
+        **{f"engine text search, dense, {b}": (text("dense", n), query_texts, None) for b, n in names.items()
+           if b != "torch"},
     }
 
 
