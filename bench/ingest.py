@@ -54,13 +54,7 @@ def main() -> None:
     encode = embedder.model.encode  # the loaded SentenceTransformer, called directly: the raw baseline
     raw_s = timed(lambda: encode(texts, batch_size=torch_batch, normalize_embeddings=True))
     raw_chunks_s = timed(lambda: encode(chunk_texts, batch_size=torch_batch, normalize_embeddings=True))
-    rounds: dict[str, list[float]] = {backend: [] for backend in ("torch", *args.backends)}
-    for round_ in range(args.rounds):  # backends take turns in each round; the median is reported
-        for backend, seconds in rounds.items():
-            engine.create_collection(f"bench-{backend}-{round_}", chunking=args.chunking, backend=backend)
-            start = time.perf_counter()
-            report = engine.ingest(f"bench-{backend}-{round_}", iter(docs))
-            seconds.append(time.perf_counter() - start)
+    rounds, report = time_pipelines(engine, docs, args)
     engine.close()
     pipe_s = {backend: statistics.median(seconds) for backend, seconds in rounds.items()}
 
@@ -83,6 +77,19 @@ def main() -> None:
           f"{(pipe_tokens / torch_s) / (raw_tokens / raw_s):.3f} (tokens/s)")
     if args.cli:
         time_cli(args, tmp / "cli", len(docs))
+
+
+def time_pipelines(engine, docs: list, args: argparse.Namespace) -> tuple[dict[str, list[float]], object]:  # noqa: ANN001
+    """Seconds of ``Engine.ingest`` of ``docs`` into a new collection per backend and round (backends take turns
+    in each round), and the last ingest's report."""
+    rounds: dict[str, list[float]] = {backend: [] for backend in ("torch", *args.backends)}
+    for round_ in range(args.rounds):
+        for backend, seconds in rounds.items():
+            engine.create_collection(f"bench-{backend}-{round_}", chunking=args.chunking, backend=backend)
+            start = time.perf_counter()
+            report = engine.ingest(f"bench-{backend}-{round_}", iter(docs))
+            seconds.append(time.perf_counter() - start)
+    return rounds, report
 
 
 def parse_args() -> argparse.Namespace:
