@@ -83,12 +83,13 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--exports", type=Path, default=Path("/tmp/latentspace-bench-exports"))
+    parser.add_argument("--batch-size", type=int, default=None, help="texts per model call (default: each backend's)")
     args = parser.parse_args()
     from ingest.embedder_base import token_lengths
     from ingest.embedders import EmbedderCache
 
     texts = load_texts(args.dataset, args)
-    cache = EmbedderCache(batch_size=64, export_root=args.exports)
+    cache = EmbedderCache(batch_size=args.batch_size, export_root=args.exports)
     torch_model = cache.get("all-MiniLM-L6-v2", "torch")
     measured = {backend: cache.get("all-MiniLM-L6-v2", backend) for backend in args.backends}
     for kind, items in texts.items():
