@@ -27,6 +27,7 @@ searches and every other method pass straight through to the wrapped pool.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,14 +116,23 @@ class CoalescingPool:
     """A ShardPool over ``pool`` whose concurrent searches and BM25 rounds share fan-outs (module docstring)."""
 
     def __init__(
-        self, pool: Any, inflight: int = 1, max_rows: int = MAX_ROWS, rides: Mapping[str, Ride] = RIDES
+        self,
+        pool: Any,
+        inflight: int = 1,
+        max_rows: int = MAX_ROWS,
+        rides: Mapping[str, Ride] = RIDES,
+        window_ms: float = 0.0,
     ) -> None:
-        """``rides``: the methods whose calls share fan-outs, by name (every other method passes through)."""
+        """``rides``: the methods whose calls share fan-outs, by name (every other method passes through);
+        ``window_ms``: how long a leader waits for riders while searches are concurrent (0: never)."""
         self.pool, self.shards = pool, pool.shards
         self.inflight, self.max_rows, self.rides = inflight, max_rows, rides
+        self.window = window_ms / 1000.0
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # a rider queued (what a waiting leader waits for)
         self._queued: dict[tuple, list[_Rider]] = {}
         self._sending: dict[tuple, int] = {}
+        self._last: dict[tuple, tuple[float, int]] = {}  # key -> (when its last fan-out ended, its callers)
 
     def ask(self, method: str, args: Sequence[tuple]) -> list[Any]:
         ride = self.rides.get(method)
@@ -137,6 +147,7 @@ class CoalescingPool:
                 rider.lead = True
             else:
                 self._queued.setdefault(key, []).append(rider)
+                self._arrived.notify()
         while rider.results is None:
             if rider.lead:
                 self._send(ride, key, rider)
@@ -148,6 +159,7 @@ class CoalescingPool:
     def _send(self, ride: Ride, key: tuple, leader: _Rider) -> None:
         """One fan-out for ``leader`` and the riders queued behind it; then pass the lead on (or give it up)."""
         with self._lock:
+            self._wait_for_riders(key, leader.rows)
             queued = self._queued.get(key, [])
             batch, rows = [leader], leader.rows
             while queued and rows + queued[0].rows <= self.max_rows:
@@ -163,6 +175,7 @@ class CoalescingPool:
         for number, rider in enumerate(batch):
             rider.results = [parts[number] for parts in per_shard]
         with self._lock:
+            self._last[key] = (time.monotonic(), len(batch))
             queued = self._queued.get(key, [])
             if queued:
                 successor = queued.pop(0)  # it sends next (taking the others queued behind it)
@@ -174,6 +187,21 @@ class CoalescingPool:
             rider.wake.set()
         if successor is not None:
             successor.wake.set()
+
+    def _wait_for_riders(self, key: tuple, rows: int) -> None:
+        """With a window, and while this key's searches are concurrent (its last fan-out carried several
+        callers and ended within ten windows), wait up to the window for riders or a full request (lock held).
+        A lone client's fan-outs carry one caller each, so it never waits."""
+        ended, callers = self._last.get(key, (0.0, 0))
+        now = time.monotonic()
+        if not self.window or callers < 2 or now - ended > 10 * self.window:
+            return
+        deadline = now + self.window
+        while rows + sum(r.rows for r in self._queued.get(key, [])) < self.max_rows:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._arrived.wait(left)
 
     def tell(self, method: str, args: Sequence[tuple]) -> None:
         self.pool.tell(method, args)
