@@ -160,14 +160,7 @@ class RayShardPool:
 
     def __init__(self, shards: int, timeout: float, app: str) -> None:
         self.shards, self.timeout, self.app = shards, timeout, app
-        # plain pickle (protocol 5) rather than Serve's default cloudpickle both ways: what is sent is ids,
-        # ints and float32 arrays, and cloudpickle's Python-level pickler costs more per request
-        self.handles = [
-            serve.get_deployment_handle(f"shard-{shard}", app).options(
-                request_serialization="pickle", response_serialization="pickle"
-            )
-            for shard in range(shards)
-        ]
+        self.handles = [serve.get_deployment_handle(f"shard-{shard}", app) for shard in range(shards)]
 
     def ask(self, method: str, args: Sequence[tuple]) -> list[Any]:
         calls = zip(self.handles, args, strict=True)
