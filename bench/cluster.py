@@ -176,7 +176,7 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
             more = settings.model_copy(update={"cluster_fanout_inflight": inflight})
             names.append(f"S={shards} R={replicas} inflight={inflight}")
             engines[names[-1]] = ClusterEngine(more, pools[shards], single.embedders)
-        for window in args.window[1:]:  # the same shards behind an ingress whose fan-outs wait for riders
+        for window in (args.window or [])[1:]:  # the same shards behind an ingress whose fan-outs wait for riders
             more = settings.model_copy(update={"cluster_fanout_window_ms": window})
             names.append(f"S={shards} R={replicas} window={window:g}ms")
             engines[names[-1]] = ClusterEngine(more, pools[shards], single.embedders)
@@ -210,7 +210,7 @@ def main() -> None:
     parser.add_argument("--abstracts", type=int, default=0, help="also search the first N SciFact abstracts")
     parser.add_argument("--inflight", type=int, nargs="+", default=[1], help="fan-outs in flight (first: default)")
     parser.add_argument(
-        "--window", type=float, nargs="+", default=[0.0], help="fan-out windows, ms (first: the default)"
+        "--window", type=float, nargs="+", default=None, help="fan-out windows, ms (first: the default)"
     )
     parser.add_argument("--mode", choices=("dense", "hybrid", "lexical"), default="dense", help="text: sentences")
     parser.add_argument("--http", action="store_true", help="also: serve vs serve --ray over HTTP (dense)")
@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         database_url=args.database_url,
         cluster_replica_cpus=0.1,
         cluster_fanout_inflight=args.inflight[0],
-        cluster_fanout_window_ms=args.window[0],
+        **({"cluster_fanout_window_ms": args.window[0]} if args.window else {}),  # else the setting's default
         _env_file=None,
     )
     texts, base, queries = load(args.data, args.limit)
