@@ -17,6 +17,8 @@ The mechanism is the same for all: a call that finds fewer than ``inflight`` fan
 sends at once, taking with it whatever others are queued (up to ``max_rows`` query rows): a lone client
 never waits; otherwise it queues, and when a fan-out comes back its sender hands every waiter its own part
 of each shard's answer and, if calls queued meanwhile, wakes the first of them to send the next batch.
+Dense searches alone add a window (``cluster_fanout_window_ms``): while they are concurrent, a leader waits
+up to that long for riders before it sends (a lone client's fan-outs carry one caller, so it never waits).
 
 Each caller gets its own per-shard results (a shard's failure is every rider's failure), so the fan-out's
 503 / ``allow_partial`` decision stays per search (services/cluster/fanout.py). A queued call may wait for
@@ -54,6 +56,7 @@ class Ride:
     rows: Callable[[Any], int]
     request: Callable[[tuple, list[Any]], tuple]
     split: Callable[[Any, list[int]], list[Any]]
+    waits: bool = False  # whether a leader may wait the pool's window for riders (measured for dense only)
 
 
 def _same(args: Sequence[tuple]) -> bool:
@@ -82,6 +85,7 @@ SEARCH = Ride(
     rows=len,
     request=lambda key, queries: (key[1], np.vstack(queries), key[2], None),
     split=_split_rows,
+    waits=True,
 )
 TERM_STATS = Ride(
     method="term_stats",
@@ -159,7 +163,8 @@ class CoalescingPool:
     def _send(self, ride: Ride, key: tuple, leader: _Rider) -> None:
         """One fan-out for ``leader`` and the riders queued behind it; then pass the lead on (or give it up)."""
         with self._lock:
-            self._wait_for_riders(key, leader.rows)
+            if ride.waits:
+                self._wait_for_riders(key, leader.rows)
             queued = self._queued.get(key, [])
             batch, rows = [leader], leader.rows
             while queued and rows + queued[0].rows <= self.max_rows:
