@@ -1,7 +1,7 @@
 """Scale-out benchmark (issue 13): sharded + replicated search on Ray Serve against the single process, in one run.
 
     python -m bench.cluster --database-url postgresql+psycopg://... [--limit N] [--rounds 3] [--ingest-docs 1000]
-        [--abstracts N] [--mode dense|hybrid|lexical]
+        [--abstracts N] [--mode dense|hybrid|lexical] [--inflight 1 2] [--window 0 2] [--http]
 
 Search: the 44,484 SciFact-sentence MiniLM vectors (../shared/data/scifact-sentences-minilm) go into one
 hnswlib collection (M 16, ef_construction 200, ef_search 32); with ``--abstracts N`` the first N SciFact
@@ -20,6 +20,10 @@ once by the default model: the query cache then answers; BM25 with global statis
 ``--mode lexical`` by BM25 alone: recall@10 is then agreement with the single process's answer, and every
 layout also runs as "dense-rides-only": the same shards behind a CoalescingPool on which only dense
 searches share fan-outs (what main did before BM25 rounds rode too).
+
+``--inflight`` and ``--window`` add ingresses over the same shards with more fan-outs in flight or a fan-out
+window (``LATENTSPACE_CLUSTER_FANOUT_WINDOW_MS``); ``--http`` then also measures both over HTTP, a real
+``latentspace serve`` against ``latentspace serve --ray local`` (bench/cluster_http.py).
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import tempfile
 import time
@@ -37,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.cluster_ops import ingest_rates, kill_and_wait
 from bench.cluster_text import dense_rides_only, text_workload
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -172,6 +176,10 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
             more = settings.model_copy(update={"cluster_fanout_inflight": inflight})
             names.append(f"S={shards} R={replicas} inflight={inflight}")
             engines[names[-1]] = ClusterEngine(more, pools[shards], single.embedders)
+        for window in (args.window or [])[1:]:  # the same shards behind an ingress whose fan-outs wait for riders
+            more = settings.model_copy(update={"cluster_fanout_window_ms": window})
+            names.append(f"S={shards} R={replicas} window={window:g}ms")
+            engines[names[-1]] = ClusterEngine(more, pools[shards], single.embedders)
         for collection, (queries, _truth) in workloads.items():  # load before the next layout is recorded
             for name in names:
                 searcher(engines[name], collection)(queries[0])
@@ -188,42 +196,6 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
     return table
 
 
-def kill_and_wait(search: Any, pool: Any, query: np.ndarray) -> float:
-    """SIGKILL one replica of shard 1, then search until a full answer comes back; the seconds it took."""
-    os.kill(pool.status()[1]["pid"], signal.SIGKILL)
-    started = time.perf_counter()
-    while True:
-        try:
-            search(query)
-            return round(time.perf_counter() - started, 2)
-        except Exception:
-            time.sleep(0.2)
-
-
-def ingest_rates(settings: Any, corpus: Path, limit: int) -> dict[str, float]:
-    """Docs/s of SciFact abstracts: local ingest, then --ray with 1 and 2 embedding actors (fresh collections)."""
-    from ingest.readers import TableOptions, read_path
-    from services.cluster.ray_ingest import ingest_on_ray
-    from services.engine import open_engine
-
-    docs = list(read_path(corpus, TableOptions(text_fields=("title", "text"), id_field="_id")))[:limit]
-    engine = open_engine(settings)
-    engine.create_collection("warm")
-    engine.embedder_for(engine.context.collection("warm"))  # the model loads before the clock starts
-    rates = {}
-    for name, run in (
-        ("local", lambda c: engine.ingest(c, docs)),
-        ("ray-1", lambda c: ingest_on_ray(engine.context, c, docs, workers=1)),
-        ("ray-2", lambda c: ingest_on_ray(engine.context, c, docs, workers=2)),
-    ):
-        engine.create_collection(f"abstracts-{name}")
-        started = time.perf_counter()
-        run(f"abstracts-{name}")
-        rates[name] = round(len(docs) / (time.perf_counter() - started), 2)
-    engine.close()
-    return rates
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact-sentences-minilm"))
@@ -237,9 +209,15 @@ def main() -> None:
     parser.add_argument("--ingest-docs", type=int, default=1000)
     parser.add_argument("--abstracts", type=int, default=0, help="also search the first N SciFact abstracts")
     parser.add_argument("--inflight", type=int, nargs="+", default=[1], help="fan-outs in flight (first: default)")
+    parser.add_argument(
+        "--window", type=float, nargs="+", default=None, help="fan-out windows, ms (first: the default)"
+    )
     parser.add_argument("--mode", choices=("dense", "hybrid", "lexical"), default="dense", help="text: sentences")
+    parser.add_argument("--http", action="store_true", help="also: serve vs serve --ray over HTTP (dense)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.http and args.mode != "dense":
+        parser.error("--http measures dense searches; leave out --mode")
     if args.mode != "dense" and args.abstracts:
         parser.error(f"--mode {args.mode} searches the sentences only; leave out --abstracts")
     report = run(args)
@@ -267,6 +245,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         database_url=args.database_url,
         cluster_replica_cpus=0.1,
         cluster_fanout_inflight=args.inflight[0],
+        **({"cluster_fanout_window_ms": args.window[0]} if args.window else {}),  # else the setting's default
         _env_file=None,
     )
     texts, base, queries = load(args.data, args.limit)
@@ -285,6 +264,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     connect("local", num_cpus=os.cpu_count())
     for replicas in args.replicas:
         report[f"R={replicas}"] = cluster_phase(settings, replicas, args, (single, nocache, workloads))
+    if args.http:  # both servers as users meet them; one Ray at a time: the servers start their own
+        import ray
+
+        from bench.cluster_http import http_phase
+
+        ray.shutdown()
+        report["http"] = http_phase(settings, queries, truth, args.rounds, args.shards[-1])
     if args.ingest_docs:
         report["ingest_docs_per_s"] = ingest_rates(settings, args.corpus, args.ingest_docs)
     return report

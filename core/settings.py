@@ -158,6 +158,12 @@ class Settings(BaseSettings):
         "costs memory even when no lexical or hybrid search comes).",
     )
 
+    # issue 13 (sharded dense search throughput): while searches are concurrent, a fan-out's leader waits up
+    # to this many milliseconds for more searches to ride with it (services/cluster/coalesce.py); 0 = off
+    cluster_fanout_window_ms: float = Field(
+        1.0, ge=0, le=100, description="Milliseconds a shard fan-out waits for concurrent searches to ride along."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -12,6 +12,7 @@ lists, which made a 1%-filter (445 vectors) search cost ~120 ms; a numpy gather 
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any, Self
@@ -31,6 +32,17 @@ COMPACT_FRACTION = 0.2
 MAX_FILTER_EF = 4096
 _INT64 = np.dtype(np.int64)
 _ONE = np.float32(1.0)
+
+
+def _search_threads() -> int:
+    """Threads of one multi-query ``knn_query``: ``OMP_NUM_THREADS`` when set (as FAISS and BLAS honour it),
+    else hnswlib's default (-1: one per core). hnswlib starts and joins that many threads on every call, so
+    where processes share the cores (a Ray shard replica, services/cluster/deploy.py) one thread is cheaper."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else -1
+
+
+SEARCH_THREADS = _search_threads()
 
 
 class HnswlibIndex(BaseIndex):
@@ -110,7 +122,7 @@ class HnswlibIndex(BaseIndex):
     def _search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         n = self._index.element_count - len(self._deleted)
         try:
-            labels, distances = self._index.knn_query(queries, k=k if k <= n else n)
+            labels, distances = self._index.knn_query(queries, k=k if k <= n else n, num_threads=SEARCH_THREADS)
         except RuntimeError:
             # hnswlib found fewer than k live neighbours (sparse graph after deletions): answer exactly.
             live = self._live_ids()

@@ -17,6 +17,8 @@ The mechanism is the same for all: a call that finds fewer than ``inflight`` fan
 sends at once, taking with it whatever others are queued (up to ``max_rows`` query rows): a lone client
 never waits; otherwise it queues, and when a fan-out comes back its sender hands every waiter its own part
 of each shard's answer and, if calls queued meanwhile, wakes the first of them to send the next batch.
+Dense searches alone add a window (``cluster_fanout_window_ms``): while they are concurrent, a leader waits
+up to that long for riders before it sends (a lone client's fan-outs carry one caller, so it never waits).
 
 Each caller gets its own per-shard results (a shard's failure is every rider's failure), so the fan-out's
 503 / ``allow_partial`` decision stays per search (services/cluster/fanout.py). A queued call may wait for
@@ -27,6 +29,7 @@ searches and every other method pass straight through to the wrapped pool.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +56,7 @@ class Ride:
     rows: Callable[[Any], int]
     request: Callable[[tuple, list[Any]], tuple]
     split: Callable[[Any, list[int]], list[Any]]
+    waits: bool = False  # whether a leader may wait the pool's window for riders (measured for dense only)
 
 
 def _same(args: Sequence[tuple]) -> bool:
@@ -81,6 +85,7 @@ SEARCH = Ride(
     rows=len,
     request=lambda key, queries: (key[1], np.vstack(queries), key[2], None),
     split=_split_rows,
+    waits=True,
 )
 TERM_STATS = Ride(
     method="term_stats",
@@ -115,14 +120,23 @@ class CoalescingPool:
     """A ShardPool over ``pool`` whose concurrent searches and BM25 rounds share fan-outs (module docstring)."""
 
     def __init__(
-        self, pool: Any, inflight: int = 1, max_rows: int = MAX_ROWS, rides: Mapping[str, Ride] = RIDES
+        self,
+        pool: Any,
+        inflight: int = 1,
+        max_rows: int = MAX_ROWS,
+        rides: Mapping[str, Ride] = RIDES,
+        window_ms: float = 0.0,
     ) -> None:
-        """``rides``: the methods whose calls share fan-outs, by name (every other method passes through)."""
+        """``rides``: the methods whose calls share fan-outs, by name (every other method passes through);
+        ``window_ms``: how long a leader waits for riders while searches are concurrent (0: never)."""
         self.pool, self.shards = pool, pool.shards
         self.inflight, self.max_rows, self.rides = inflight, max_rows, rides
+        self.window = window_ms / 1000.0
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # a rider queued (what a waiting leader waits for)
         self._queued: dict[tuple, list[_Rider]] = {}
         self._sending: dict[tuple, int] = {}
+        self._last: dict[tuple, tuple[float, int]] = {}  # key -> (when its last fan-out ended, its callers)
 
     def ask(self, method: str, args: Sequence[tuple]) -> list[Any]:
         ride = self.rides.get(method)
@@ -137,6 +151,7 @@ class CoalescingPool:
                 rider.lead = True
             else:
                 self._queued.setdefault(key, []).append(rider)
+                self._arrived.notify()
         while rider.results is None:
             if rider.lead:
                 self._send(ride, key, rider)
@@ -148,6 +163,8 @@ class CoalescingPool:
     def _send(self, ride: Ride, key: tuple, leader: _Rider) -> None:
         """One fan-out for ``leader`` and the riders queued behind it; then pass the lead on (or give it up)."""
         with self._lock:
+            if ride.waits:
+                self._wait_for_riders(key, leader.rows)
             queued = self._queued.get(key, [])
             batch, rows = [leader], leader.rows
             while queued and rows + queued[0].rows <= self.max_rows:
@@ -163,6 +180,7 @@ class CoalescingPool:
         for number, rider in enumerate(batch):
             rider.results = [parts[number] for parts in per_shard]
         with self._lock:
+            self._last[key] = (time.monotonic(), len(batch))
             queued = self._queued.get(key, [])
             if queued:
                 successor = queued.pop(0)  # it sends next (taking the others queued behind it)
@@ -174,6 +192,21 @@ class CoalescingPool:
             rider.wake.set()
         if successor is not None:
             successor.wake.set()
+
+    def _wait_for_riders(self, key: tuple, rows: int) -> None:
+        """With a window, and while this key's searches are concurrent (its last fan-out carried several
+        callers and ended within ten windows), wait up to the window for riders or a full request (lock held).
+        A lone client's fan-outs carry one caller each, so it never waits."""
+        ended, callers = self._last.get(key, (0.0, 0))
+        now = time.monotonic()
+        if not self.window or callers < 2 or now - ended > 10 * self.window:
+            return
+        deadline = now + self.window
+        while rows + sum(r.rows for r in self._queued.get(key, [])) < self.max_rows:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._arrived.wait(left)
 
     def tell(self, method: str, args: Sequence[tuple]) -> None:
         self.pool.tell(method, args)

@@ -193,7 +193,8 @@ class ClusterEngine(Engine):
         local = WriteGeneration(settings.data_dir / ".write.generation")  # this process's own writes
         self.clock = LogClock(local, ctx.sessions, settings.cluster_follow_interval)
         ctx.hits = HitCache(self.clock, settings.hit_cache_entries)
-        self.fanout = Fanout(CoalescingPool(pool, settings.cluster_fanout_inflight))  # searches share fan-outs
+        coalescing = CoalescingPool(pool, settings.cluster_fanout_inflight, window_ms=settings.cluster_fanout_window_ms)
+        self.fanout = Fanout(coalescing)  # concurrent searches share fan-outs
         plain_lexical = ctx.lexical
         ctx.vectors = ShardedVectorIndexes(ctx, self.fanout)
         ctx.lexical = ShardedLexicalIndexes(ctx.settings, ctx.sessions, self.fanout)

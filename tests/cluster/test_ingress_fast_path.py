@@ -156,3 +156,55 @@ def test_a_shard_answers_a_batch_of_searches_like_each_alone(setup) -> None:  # 
             np.testing.assert_allclose(answer[1], scores, atol=1e-6)
             assert answer[2] == seq
         assert isinstance(answers[-1], Exception)
+
+
+def _two_callers_then(pool: CoalescingPool, gated: GatedPool, search) -> None:  # noqa: ANN001
+    """Drive ``pool`` to a fan-out that carried two callers (the first held until they queued), just now."""
+    with ThreadPoolExecutor(3) as threads:
+        first = threads.submit(search, 0)
+        while not gated.searches:
+            time.sleep(0.01)
+        riders = [threads.submit(search, n) for n in (1, 2)]
+        while sum(len(v) for v in pool._queued.values()) < 2:  # noqa: SLF001 - the test watches the queue
+            time.sleep(0.01)
+        gated.gate.set()
+        for future in (first, *riders):
+            future.result(timeout=30)
+    assert gated.searches == [1, 2]
+
+
+@pytest.mark.parametrize("window_ms", [0.0, 2000.0])
+def test_with_a_window_a_leader_waits_for_riders_while_searches_are_concurrent(setup, window_ms) -> None:  # noqa: ANN001
+    _writer, ingress, servers, _vectors = setup
+    collection_id = ingress.context.collection("v").id
+    queries = unit_vectors(5, DIM, seed=12)
+    gated = GatedPool(LocalShardPool(servers), riders=2)
+    pool = CoalescingPool(gated, inflight=1, window_ms=window_ms)
+
+    def search(n: int) -> list:
+        return pool.ask("search", [(collection_id, queries[n][None, :], 5, None)] * 2)
+
+    _two_callers_then(pool, gated, search)
+    with ThreadPoolExecutor(2) as threads:
+        leader = threads.submit(search, 3)
+        time.sleep(0.2)  # the leader has sent by now, unless it waits for riders
+        rider = threads.submit(search, 4)
+        answers = [leader.result(timeout=30), rider.result(timeout=30)]
+    # with the window the late search rode the leader's fan-out; without it each went alone
+    assert gated.searches[2:] == ([2] if window_ms else [1, 1])
+    index = ingress.context.vectors.get(ingress.context.collection("v"))
+    for n, answer in zip((3, 4), answers, strict=True):
+        expected_ids, _scores = index.search(queries[n][None, :], 5)
+        got_ids, _got = merge_top_k([(a[0], a[1]) for a in answer], 5)
+        np.testing.assert_array_equal(got_ids, expected_ids)
+
+
+def test_with_a_window_a_lone_client_never_waits(setup) -> None:  # noqa: ANN001
+    _writer, ingress, servers, _vectors = setup
+    collection_id = ingress.context.collection("v").id
+    local = LocalShardPool(servers)
+    pool = CoalescingPool(local, inflight=1, window_ms=60_000.0)  # a wait would outlast every timeout below
+    query = unit_vectors(1, DIM, seed=13)
+    with ThreadPoolExecutor(1) as threads:
+        for _ in range(3):  # one search after another: each fan-out carries one caller
+            threads.submit(pool.ask, "search", [(collection_id, query, 5, None)] * 2).result(timeout=10)

@@ -1,0 +1,111 @@
+"""``bench.cluster --http``: the same dense searches over HTTP, the way a user meets both servers.
+
+Two real servers on the benchmark's database and data dir, started after the in-process phases (whose
+local Ray is shut down first, so one Ray runs at a time): ``latentspace serve --workers 1`` (the single
+process) and ``latentspace serve --ray local --shards S`` (the ingress, with its own local Ray and S shard
+deployments of one replica). Both run at once and every round measures each at 1, 4 and 16 clients in
+turn (bench/http_load.py: one keep-alive ``http.client`` connection per client thread, bodies encoded with
+orjson before the clock starts), so their ratio comes from interleaved runs. Recall@10 is against exact
+search, as in the in-process view.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from bench.http_load import run as http_run
+
+CLIENTS = (1, 4, 16)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(name: str, extra: list[str], settings: Any, log_dir: Path) -> tuple[subprocess.Popen, int]:
+    """``latentspace serve`` with ``extra`` options on a free port, its output in ``log_dir/name.log``."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "LATENTSPACE_DATABASE_URL": settings.resolved_database_url(),
+        "LATENTSPACE_DATA_DIR": str(settings.data_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
+    command = [sys.executable, "-c", "from cli.main import main; main()", "serve", "--host", "127.0.0.1"]
+    log = (log_dir / f"{name}.log").open("wb")
+    server = subprocess.Popen([*command, "--port", str(port), *extra], env=env, stdout=log, stderr=log)
+    return server, port
+
+
+def wait_ready(server: subprocess.Popen, port: int, timeout: float = 300.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server on port {port} exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1.0)
+    raise RuntimeError(f"the server on port {port} was not ready within {timeout:.0f} s")
+
+
+def http_phase(settings: Any, queries: np.ndarray, truth: np.ndarray, rounds: int, shards: int) -> dict[str, Any]:
+    """QPS, p50/p99 and recall@10 of both servers, medians over ``rounds`` interleaved rounds."""
+    bodies = [
+        orjson.dumps({"vector": q.tolist(), "k": 10, "mode": "dense", "group_by_document": False}) for q in queries
+    ]
+    log_dir = settings.data_dir / "http-logs"
+    log_dir.mkdir(exist_ok=True)
+    cluster = ["--ray", "local", "--shards", str(shards)]
+    servers = {
+        "single (serve, 1 worker)": start("single", ["--workers", "1"], settings, log_dir),
+        f"S={shards} R=1 (serve --ray local)": start("cluster", cluster, settings, log_dir),
+    }
+    try:
+        for server, port in servers.values():
+            wait_ready(server, port)
+        runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for _ in range(rounds):
+            for clients in CLIENTS:
+                for name, (_server, port) in servers.items():
+                    url = f"http://127.0.0.1:{port}/v1/collections/sentences/search"
+                    runs.setdefault((name, clients), []).append(http_run(url, bodies, clients, "hits.*.id", {}))
+    finally:
+        for server, _port in servers.values():
+            server.terminate()
+        for server, _port in servers.values():
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return table(runs, truth)
+
+
+def table(runs: dict[tuple[str, int], list[dict[str, Any]]], truth: np.ndarray) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for (name, clients), results in runs.items():
+        found = results[0]["found"]
+        recall = float(np.mean([len(set(f) & set(t.tolist())) / 10 for f, t in zip(found, truth, strict=True)]))
+        row = out.setdefault(name, {"recall@10": round(recall, 4)})
+        row[str(clients)] = {
+            key: round(statistics.median(r[src] for r in results), 2)
+            for key, src in (("qps", "qps"), ("p50", "p50_ms"), ("p99", "p99_ms"))
+        }
+        row[str(clients)]["errors"] = sum(r["errors"] for r in results)
+    return out

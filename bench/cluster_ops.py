@@ -1,0 +1,47 @@
+"""What bench/cluster.py measures besides search: a shard replica's recovery after SIGKILL, and ingest rates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def kill_and_wait(search: Any, pool: Any, query: np.ndarray) -> float:
+    """SIGKILL one replica of shard 1, then search until a full answer comes back; the seconds it took."""
+    os.kill(pool.status()[1]["pid"], signal.SIGKILL)
+    started = time.perf_counter()
+    while True:
+        try:
+            search(query)
+            return round(time.perf_counter() - started, 2)
+        except Exception:
+            time.sleep(0.2)
+
+
+def ingest_rates(settings: Any, corpus: Path, limit: int) -> dict[str, float]:
+    """Docs/s of SciFact abstracts: local ingest, then --ray with 1 and 2 embedding actors (fresh collections)."""
+    from ingest.readers import TableOptions, read_path
+    from services.cluster.ray_ingest import ingest_on_ray
+    from services.engine import open_engine
+
+    docs = list(read_path(corpus, TableOptions(text_fields=("title", "text"), id_field="_id")))[:limit]
+    engine = open_engine(settings)
+    engine.create_collection("warm")
+    engine.embedder_for(engine.context.collection("warm"))  # the model loads before the clock starts
+    rates = {}
+    for name, run in (
+        ("local", lambda c: engine.ingest(c, docs)),
+        ("ray-1", lambda c: ingest_on_ray(engine.context, c, docs, workers=1)),
+        ("ray-2", lambda c: ingest_on_ray(engine.context, c, docs, workers=2)),
+    ):
+        engine.create_collection(f"abstracts-{name}")
+        started = time.perf_counter()
+        run(f"abstracts-{name}")
+        rates[name] = round(len(docs) / (time.perf_counter() - started), 2)
+    engine.close()
+    return rates
