@@ -25,8 +25,9 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 # a collection made with one may be searched or extended with the other.
 INTERCHANGEABLE = frozenset({"torch", "onnx"})
 # Texts per model call when LATENTSPACE_EMBED_BATCH_SIZE is unset, by backend (docs/BENCHMARKS.md, "Embedding
-# batch size per backend"): ONNX Runtime ran SciFact abstracts 1.2-1.3x faster in batches of 16 than of 64
-# (a batch of 64 x 256 tokens outgrows the caches), torch was no faster below 64. Images: 64 (not measured).
+# backends on an AVX-512 VNNI CPU, and ONNX batches of 16"): ONNX Runtime ran SciFact abstracts 1.2-1.3x faster
+# in batches of 16 than of 64 (a batch of 64 x 256 tokens outgrows the caches); torch was no faster below 64.
+# Images: 64 (not measured).
 DEFAULT_BATCH = {"torch": 64, "onnx": 16, "onnx-int8": 16}
 IMAGE_BATCH = 64
 
