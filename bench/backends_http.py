@@ -15,10 +15,8 @@ import argparse
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.contention import spin
+from bench.serving import start_serve, wait_ready
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -73,25 +72,9 @@ def fill(data_dir: Path, corpus: Path, limit: int, count: int):  # noqa: ANN201
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen, str]:
-    import httpx
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "LATENTSPACE_DATA_DIR": str(data_dir)}
-    log = (data_dir / "server.log").open("w")
-    command = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    server, port = start_serve([], {"LATENTSPACE_DATA_DIR": str(data_dir)}, data_dir / "server.log")
+    wait_ready(server, port, timeout=60)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/health/live", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        raise SystemExit("the server did not answer /health/live within 60 s")
     for backend in BACKENDS:  # load every model before timing
         over_http(url, backend, ["warm up"], "w")
     return server, url

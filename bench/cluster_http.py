@@ -11,58 +11,17 @@ search, as in the in-process view.
 
 from __future__ import annotations
 
-import os
-import socket
 import statistics
 import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
 from bench.http_load import run as http_run
+from bench.serving import start_serve, wait_ready
 
 CLIENTS = (1, 4, 16)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start(name: str, extra: list[str], settings: Any, log_dir: Path) -> tuple[subprocess.Popen, int]:
-    """``latentspace serve`` with ``extra`` options on a free port, its output in ``log_dir/name.log``."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "LATENTSPACE_DATABASE_URL": settings.resolved_database_url(),
-        "LATENTSPACE_DATA_DIR": str(settings.data_dir),
-        "HF_HUB_OFFLINE": "1",
-    }
-    command = [sys.executable, "-c", "from cli.main import main; main()", "serve", "--host", "127.0.0.1"]
-    log = (log_dir / f"{name}.log").open("wb")
-    server = subprocess.Popen([*command, "--port", str(port), *extra], env=env, stdout=log, stderr=log)
-    return server, port
-
-
-def wait_ready(server: subprocess.Popen, port: int, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server on port {port} exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(1.0)
-    raise RuntimeError(f"the server on port {port} was not ready within {timeout:.0f} s")
 
 
 def http_phase(settings: Any, queries: np.ndarray, truth: np.ndarray, rounds: int, shards: int) -> dict[str, Any]:
@@ -73,9 +32,14 @@ def http_phase(settings: Any, queries: np.ndarray, truth: np.ndarray, rounds: in
     log_dir = settings.data_dir / "http-logs"
     log_dir.mkdir(exist_ok=True)
     cluster = ["--ray", "local", "--shards", str(shards)]
+    env = {
+        "LATENTSPACE_DATABASE_URL": settings.resolved_database_url(),
+        "LATENTSPACE_DATA_DIR": str(settings.data_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
     servers = {
-        "single (serve, 1 worker)": start("single", ["--workers", "1"], settings, log_dir),
-        f"S={shards} R=1 (serve --ray local)": start("cluster", cluster, settings, log_dir),
+        "single (serve, 1 worker)": start_serve(["--workers", "1"], env, log_dir / "single.log"),
+        f"S={shards} R=1 (serve --ray local)": start_serve(cluster, env, log_dir / "cluster.log"),
     }
     try:
         for server, port in servers.values():

@@ -14,9 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +21,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+
+from bench.serving import start_serve, wait_ready
 
 COLLECTION = "movielens"
 
@@ -93,19 +92,11 @@ def model_only(service: Any, n: int, k: int) -> dict[str, Any]:
     return percentiles(samples)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def over_http(env: dict[str, str], users: list[str], k: int, seconds: float) -> dict[str, Any]:
-    port = free_port()
-    command = [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = start_serve([], env)
     try:
+        wait_ready(server, port, timeout=60)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            _wait_ready(client, server)
             path = f"/v1/collections/{COLLECTION}/users/{{}}/recommendations"
             client.get(path.format(users[0]), params={"k": k}).raise_for_status()  # model load
             samples, errors = [], 0
@@ -121,19 +112,6 @@ def over_http(env: dict[str, str], users: list[str], k: int, seconds: float) -> 
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _wait_ready(client: httpx.Client, server: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"latentspace serve exited with {server.returncode}")
-        try:
-            if client.get("/v1/collections").status_code < 500:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("latentspace serve did not become ready in time")
 
 
 def print_table(report: dict[str, Any]) -> None:
