@@ -39,6 +39,13 @@ app.add_typer(snapshot_app, name="snapshot")
 app.add_typer(cluster_app, name="cluster")
 app.command()(ingest)
 register_recsys(app, eval_app)  # also `eval recsys`
+
+
+@app.callback()
+def check_settings() -> None:
+    """latentspace: embedding search and latent-space models."""
+    run(get_settings)  # a LATENTSPACE_* value that does not validate: one line naming it and exit 1, not a traceback
+
 register_latent(app, eval_app)  # also `eval topics`
 eval_app.command("images")(eval_images)
 

@@ -136,6 +136,13 @@ class ShardUnavailable(LatentspaceError):
     code = "shard_unavailable"
 
 
+class InvalidSettings(LatentspaceError):
+    """A LATENTSPACE_* setting (environment or .env) that does not validate."""
+
+    status_code = 500
+    code = "invalid_settings"
+
+
 class IndexCorrupt(LatentspaceError):
     status_code = 500
     code = "index_corrupt"

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import InvalidSettings
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_IMAGE_MODEL = "clip-ViT-B-32"
@@ -177,4 +179,12 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """The settings from the environment, ``.env`` and ``overrides``; a value that does not validate raises
+    :class:`InvalidSettings` naming the variable, e.g. ``LATENTSPACE_EMBED_BATCH_SIZE=0``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"LATENTSPACE_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
+        )
+        raise InvalidSettings(f"invalid setting: {problems}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -110,6 +111,18 @@ def test_errors_exit_nonzero_with_a_message(env: Path) -> None:
     assert unknown.exit_code == 1 and "does not exist" in unknown.output
     bad_filter = runner.invoke(app, ["search", "x", "--collection", "c", "--filter", "{oops"])
     assert bad_filter.exit_code != 0 and "not valid JSON" in bad_filter.output
+
+
+def test_a_setting_that_does_not_validate_is_one_line_naming_it(env: Path) -> None:
+    docs = write_corpus(env)
+    assert ingest(str(docs), "-c", "c").exit_code == 0
+    commands = (["ingest", str(docs), "-c", "c", "--prune"], ["collections", "list"], ["serve"])
+    for command, (value, why) in itertools.product(commands, (("0", "greater than or equal to 1"), ("abc", "integer"))):
+        bad = runner.invoke(app, command, env={"LATENTSPACE_EMBED_BATCH_SIZE": value})
+        assert bad.exit_code == 1 and isinstance(bad.exception, SystemExit), bad.exception  # a clean exit
+        assert "LATENTSPACE_EMBED_BATCH_SIZE" in bad.output and why in bad.output
+    listed = runner.invoke(app, ["search", "volcano", "--collection", "c", "--json"])  # nothing was pruned
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)["hits"]) == 3
 
 
 def test_index_rebuild_command(env: Path) -> None:
