@@ -21,6 +21,7 @@ once by the default model: the query cache then answers; BM25 with global statis
 layout also runs as "dense-rides-only": the same shards behind a CoalescingPool on which only dense
 searches share fan-outs (what main did before BM25 rounds rode too).
 
+``--floor`` adds the same ingress over in-process shards and a 200-vector collection (bench/cluster_floor.py).
 ``--inflight`` and ``--window`` add ingresses over the same shards with more fan-outs in flight or a fan-out
 window (``LATENTSPACE_CLUSTER_FANOUT_WINDOW_MS``); ``--http`` then also measures both over HTTP, a real
 ``latentspace serve`` against ``latentspace serve --ray local`` (bench/cluster_http.py).
@@ -40,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.cluster_floor import floor_summary, floor_workload, in_process_engine
 from bench.cluster_ops import ingest_rates, kill_and_wait
 from bench.cluster_text import dense_rides_only, text_workload
 
@@ -180,6 +182,9 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
             more = settings.model_copy(update={"cluster_fanout_window_ms": window})
             names.append(f"S={shards} R={replicas} window={window:g}ms")
             engines[names[-1]] = ClusterEngine(more, pools[shards], single.embedders)
+        if args.floor and shards == 2:  # the same ingress and shards without Ray Serve between them
+            names.append("S=2 in-process")
+            engines[names[-1]] = in_process_engine(settings, shards, single.embedders)
         for collection, (queries, _truth) in workloads.items():  # load before the next layout is recorded
             for name in names:
                 searcher(engines[name], collection)(queries[0])
@@ -187,6 +192,8 @@ def cluster_phase(settings: Any, replicas: int, args: argparse.Namespace, data: 
     for collection, (queries, truth) in workloads.items():
         systems = {name: searcher(engine, collection) for name, engine in engines.items()}
         table[collection] = rounds(systems, queries, truth, args.rounds)
+    if args.floor and 2 in pools:
+        table["vs_single"] = floor_summary(table, 2, replicas)
     table["rss_mb"] = {f"S={s}": [r["rss_mb"] for r in pool.status()] for s, pool in pools.items()}
     if replicas == 1 and 2 in pools:
         search = searcher(engines["S=2 R=1"], "sentences")
@@ -213,6 +220,7 @@ def main() -> None:
         "--window", type=float, nargs="+", default=None, help="fan-out windows, ms (first: the default)"
     )
     parser.add_argument("--mode", choices=("dense", "hybrid", "lexical"), default="dense", help="text: sentences")
+    parser.add_argument("--floor", action="store_true", help="also: S=2 in-process, and over a tiny collection")
     parser.add_argument("--http", action="store_true", help="also: serve vs serve --ray over HTTP (dense)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -260,6 +268,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         abstract_queries, abstract_truth, seconds = build_abstracts(single, args.corpus, args.abstracts, args.queries)
         workloads["abstracts"] = (abstract_queries, abstract_truth)
         report["abstracts"] = {"docs": args.abstracts, "queries": len(abstract_queries), "ingest_s": round(seconds, 1)}
+    if args.floor:
+        workloads["floor"] = floor_workload(single, base, queries, HNSW)
     nocache = Engine(settings.model_copy(update={"hit_cache_entries": 0}), single.embedders)
     connect("local", num_cpus=os.cpu_count())
     for replicas in args.replicas:
