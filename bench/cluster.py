@@ -221,11 +221,9 @@ def main() -> None:
     )
     parser.add_argument("--mode", choices=("dense", "hybrid", "lexical"), default="dense", help="text: sentences")
     parser.add_argument("--floor", action="store_true", help="also: S=2 in-process, and over a tiny collection")
-    parser.add_argument("--http", action="store_true", help="also: serve vs serve --ray over HTTP (dense)")
+    parser.add_argument("--http", action="store_true", help="also: serve vs serve --ray over HTTP (S: the last)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    if args.http and args.mode != "dense":
-        parser.error("--http measures dense searches; leave out --mode")
     if args.mode != "dense" and args.abstracts:
         parser.error(f"--mode {args.mode} searches the sentences only; leave out --abstracts")
     report = run(args)
@@ -280,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from bench.cluster_http import http_phase
 
         ray.shutdown()
-        report["http"] = http_phase(settings, queries, truth, args.rounds, args.shards[-1])
+        report["http"] = http_phase(settings, *workloads["sentences"], args.rounds, args.shards[-1])
     if args.ingest_docs:
         report["ingest_docs_per_s"] = ingest_rates(settings, args.corpus, args.ingest_docs)
     return report

@@ -1,12 +1,14 @@
-"""``bench.cluster --http``: the same dense searches over HTTP, the way a user meets both servers.
+"""``bench.cluster --http``: the same searches over HTTP, the way a user meets both servers.
 
 Two real servers on the benchmark's database and data dir, started after the in-process phases (whose
 local Ray is shut down first, so one Ray runs at a time): ``latentspace serve --workers 1`` (the single
 process) and ``latentspace serve --ray local --shards S`` (the ingress, with its own local Ray and S shard
 deployments of one replica). Both run at once and every round measures each at 1, 4 and 16 clients in
 turn (bench/http_load.py: one keep-alive ``http.client`` connection per client thread, bodies encoded with
-orjson before the clock starts), so their ratio comes from interleaved runs. Recall@10 is against exact
-search, as in the in-process view.
+orjson before the clock starts), so their ratio comes from interleaved runs. Recall@10 is against the
+in-process view's truth: exact search for dense queries by vector, the single process's answer for text
+queries (``--mode hybrid|lexical``: each server embeds the query text itself, from its query cache after
+the first round).
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ from bench.serving import start_serve, wait_ready
 CLIENTS = (1, 4, 16)
 
 
-def http_phase(settings: Any, queries: np.ndarray, truth: np.ndarray, rounds: int, shards: int) -> dict[str, Any]:
+def body(query: Any) -> bytes:
+    """The search request of a query vector (dense) or of a (mode, text) pair, as bench.cluster's searcher asks."""
+    if isinstance(query, tuple):
+        return orjson.dumps({"query": query[1], "k": 10, "mode": query[0], "group_by_document": False})
+    return orjson.dumps({"vector": query.tolist(), "k": 10, "mode": "dense", "group_by_document": False})
+
+
+def http_phase(settings: Any, queries: Any, truth: np.ndarray, rounds: int, shards: int) -> dict[str, Any]:
     """QPS, p50/p99 and recall@10 of both servers, medians over ``rounds`` interleaved rounds."""
-    bodies = [
-        orjson.dumps({"vector": q.tolist(), "k": 10, "mode": "dense", "group_by_document": False}) for q in queries
-    ]
+    bodies = [body(query) for query in queries]
     log_dir = settings.data_dir / "http-logs"
     log_dir.mkdir(exist_ok=True)
     cluster = ["--ray", "local", "--shards", str(shards)]
