@@ -145,6 +145,12 @@ class Bm25Index:
         """Top-k chunks with a positive score, best first: (ids int64 (m,), scores float32 (m,)), m <= k."""
         return top_k(*self.scores(query), k, allowed_ids)
 
+    def candidate_scores(
+        self, query: str, k: int, allowed_ids: np.ndarray | None = None, wanted: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The part of :meth:`scores` a fusion of ``k`` lexical candidates reads (see :func:`narrow`)."""
+        return narrow(*self.scores(query), k, allowed_ids, wanted)
+
     def save(self, directory: Path) -> None:
         with self._lock:
             self._save(directory)
@@ -222,15 +228,39 @@ def top_k(
     ids: np.ndarray, scores: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best positive-scoring ``ids`` (optionally only ``allowed_ids``), best first, ties by id."""
+    at = _top_positions(ids, scores, k, allowed_ids)
+    return ids[at], scores[at]
+
+
+def _top_positions(ids: np.ndarray, scores: np.ndarray, k: int, allowed_ids: np.ndarray | None) -> np.ndarray:
+    """Positions of :func:`top_k`'s answer, in its order. Ties at the cut are settled by id, not by where
+    ``argpartition`` happened to leave them, so every layout of the same scores gives the same ``k``."""
     keep = scores > 0
     if allowed_ids is not None:
         keep &= np.isin(ids, allowed_ids)
-    ids, scores = ids[keep], scores[keep]
-    if len(ids) > k:
-        top = np.argpartition(-scores, k - 1)[:k]
-        ids, scores = ids[top], scores[top]
-    order = np.lexsort((ids, -scores))
-    return ids[order], scores[order]
+    at = np.flatnonzero(keep)
+    if len(at) > k > 0:
+        cut = np.partition(-scores[at], k - 1)[k - 1]
+        at = at[-scores[at] <= cut]  # the k best and whatever ties with the k-th
+    order = np.lexsort((ids[at], -scores[at]))[: max(k, 0)]
+    return at[order]
+
+
+def narrow(
+    ids: np.ndarray, scores: np.ndarray, k: int, allowed_ids: np.ndarray | None = None, wanted: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Of a (sorted ids, scores) pair, only what a fusion of ``k`` lexical candidates reads: the :func:`top_k`
+    chunks (among ``allowed_ids``) and the ``wanted`` ids (e.g. the dense candidates) with a positive score;
+    still sorted by id. ``top_k`` of the result equals ``top_k`` of the whole, and ``lookup`` of any of those
+    ids gives the same score, so a shard can send this instead of every chunk that matches a query term."""
+    at = _top_positions(ids, scores, k, allowed_ids)
+    if wanted is not None and len(wanted) and len(ids):
+        wanted = np.asarray(wanted, dtype=np.int64)
+        found = np.clip(np.searchsorted(ids, wanted), 0, len(ids) - 1)
+        found = found[(ids[found] == wanted) & (scores[found] > 0)]
+        at = np.concatenate([at, found])
+    at = np.unique(at)
+    return ids[at], scores[at]
 
 
 def lookup(ids: np.ndarray, scores: np.ndarray, wanted: list[int]) -> dict[int, float]:

@@ -4,8 +4,10 @@ BM25 depends on corpus statistics: the number of chunks, their mean length and e
 frequency. Scored per shard with its own statistics, the same chunk would get another score on every
 layout; so a sharded search asks every shard for its share of the statistics of the query's terms
 (:meth:`ShardBm25.term_stats`), adds them up (:func:`merge_stats`) and has each shard score its chunks with
-the sum (:meth:`ShardBm25.scores_with`). The formula and float32 accumulation are those of
-:func:`index.lexical.bm25_model` (bm25s, Lucene variant), so a chunk's score equals the unsharded one.
+the sum (:meth:`ShardBm25.scores_with`), sending back only what the fusion reads
+(:meth:`ShardBm25.candidate_scores_with`: its own top ``k`` and the scores of the ids asked for). The
+formula and float32 accumulation are those of :func:`index.lexical.bm25_model` (bm25s, Lucene variant), so
+a chunk's score equals the unsharded one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.lexical import Bm25Index, LexicalOptions
+from index.lexical import Bm25Index, LexicalOptions, narrow
 
 
 @dataclass
@@ -113,3 +115,12 @@ class ShardBm25(Bm25Index):
                 np.add.at(scores, rows, (idf * tf / (tf + norm)).astype(np.float32))
                 touched[rows] = True
             return order[touched], scores[touched]
+
+    def candidate_scores_with(
+        self, query: str, stats: TermStats, k: int, allowed_ids: np.ndarray | None, wanted: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`scores_with` narrowed to this shard's top ``k`` (among ``allowed_ids``) and the ``wanted`` ids
+        that match (:func:`index.lexical.narrow`). The global top ``k`` is among the union of the shards' top
+        ``k``, as every shard scores with the same global ``stats``; so the union of these answers gives the
+        unsharded :meth:`~index.lexical.Bm25Index.candidate_scores`, ids and scores."""
+        return narrow(*self.scores_with(query, stats), k, allowed_ids, wanted)

@@ -9,8 +9,8 @@ group commit. Three kinds of call ride (a :class:`Ride` each says how calls are 
 - ``search`` without a filter, per (collection, ``k``): the riders' query matrices are stacked;
 - ``term_stats`` (a hybrid or lexical search's first BM25 round), per collection: one ``term_stats_many``
   request per shard answers every rider's query;
-- ``lexical_scores`` (its second round), per collection: one ``lexical_scores_many`` request per shard
-  scores every rider's (query, global statistics) pair.
+- ``lexical_candidates`` (its second round) without a filter, per collection: one ``lexical_candidates_many``
+  request per shard answers every rider's (query, global statistics, depth, dense candidates, vector).
 
 The mechanism is the same for all: a call that finds fewer than ``inflight`` fan-outs of its key under way
 (``cluster_fanout_inflight``, default 1: on a busy machine fewer, fuller requests beat more, smaller ones)
@@ -96,16 +96,16 @@ TERM_STATS = Ride(
     request=lambda key, queries: (key[1], list(queries)),
     split=lambda answer, sizes: [(stats, answer[1]) for stats in answer[0]],
 )
-LEXICAL_SCORES = Ride(
-    method="lexical_scores",
-    batched="lexical_scores_many",
-    key=lambda args: ("lexical_scores", int(args[0][0])) if _same(args) else None,
-    payload=lambda first: (first[1], first[2]),
-    rows=lambda _pair: 1,
-    request=lambda key, pairs: (key[1], list(pairs)),
-    split=lambda answer, sizes: [(ids, scores, answer[1]) for ids, scores in answer[0]],
+LEXICAL_CANDIDATES = Ride(
+    method="lexical_candidates",
+    batched="lexical_candidates_many",
+    key=lambda args: ("lexical_candidates", int(args[0][0])) if _same(args) else None,
+    payload=lambda first: first[1:],
+    rows=lambda _call: 1,
+    request=lambda key, calls: (key[1], list(calls)),
+    split=lambda answer, sizes: [(*part, answer[1]) for part in answer[0]],
 )
-RIDES = {ride.method: ride for ride in (SEARCH, TERM_STATS, LEXICAL_SCORES)}
+RIDES = {ride.method: ride for ride in (SEARCH, TERM_STATS, LEXICAL_CANDIDATES)}
 
 
 class _Rider:

@@ -104,14 +104,14 @@ class ShardReplica:
     def term_stats(self, *args: Any) -> Any:
         return self.server.term_stats(*args)
 
-    def lexical_scores(self, *args: Any) -> Any:
-        return self.server.lexical_scores(*args)
+    def lexical_candidates(self, *args: Any) -> Any:
+        return self.server.lexical_candidates(*args)
 
     def term_stats_many(self, *args: Any) -> Any:
         return self.server.term_stats_many(*args)
 
-    def lexical_scores_many(self, *args: Any) -> Any:
-        return self.server.lexical_scores_many(*args)
+    def lexical_candidates_many(self, *args: Any) -> Any:
+        return self.server.lexical_candidates_many(*args)
 
     def rebuild(self, collection_id: int) -> Any:
         return self.server.rebuild(collection_id), self.server.seq

@@ -6,9 +6,10 @@ filter, fusion, hydration and error path is the single-process one:
 
 - ``ctx.vectors.get(collection)`` is a :class:`ShardedIndex`: ``search`` fans out to every shard (each gets
   the part of a filter's allowed ids that lives on it) and merges the top k; ``len`` sums the shards'.
-- ``ctx.lexical.get(collection)`` is a :class:`ShardedBm25`: ``scores`` asks every shard for its share of
-  the query terms' statistics, sums them, and has every shard score its chunks with the sums, so BM25
-  (and hybrid) scores equal the unsharded ones.
+- ``ctx.lexical.get(collection)`` is a :class:`ShardedBm25`: ``candidates`` asks every shard for its share
+  of the query terms' statistics, sums them, and has every shard score its chunks with the sums, so BM25
+  (and hybrid) scores equal the unsharded ones; each shard sends back only its top ``depth``, the BM25
+  scores of the dense candidates, and the dense scores of its lexical candidates (it holds their vectors).
 - writes commit to SQL with their change-log entry (services/writes.py); the shards pick them up from
   the log, and the ingress nudges them to do so at once, so its own next search sees the write.
 
@@ -39,7 +40,7 @@ from services.context import ServiceContext
 from services.engine import Engine
 from services.hitcache import HitCache
 from services.search.types import SearchRequest, SearchResult
-from services.sync.lexical import LexicalIndexes
+from services.sync.lexical import LexicalIndexes, LexicalRound
 from services.sync.vectors import VectorIndexes
 from store import changelog
 from store import repositories as repo
@@ -137,13 +138,17 @@ class ShardedVectorIndexes(VectorIndexes):
 
 
 class ShardedBm25:
-    """The Bm25Index face (``scores``) of a collection spread over the shards, with global statistics."""
+    """The Bm25Index face of a collection spread over the shards, with global statistics: two rounds."""
 
     def __init__(self, fanout: Fanout, collection_id: int) -> None:
         self.fanout, self.collection_id = fanout, collection_id
 
-    def scores(self, query: str) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted chunk ids, BM25 scores) of the chunks matching a query term, over every shard that answered."""
+    def candidates(
+        self, query: str, k: int, allowed: np.ndarray | None, wanted: np.ndarray, vector: np.ndarray | None
+    ) -> LexicalRound:
+        """:meth:`LexicalIndexes.candidates` over every shard that answered: the query terms' statistics summed
+        over the shards, then each shard's top ``k`` (of its part of ``allowed``), the BM25 scores of the
+        ``wanted`` ids it holds and, given the query ``vector``, the dense scores of its other candidates."""
         every = range(self.fanout.shards)
         stats = self.fanout.gather("term_stats", [(self.collection_id, query) for _ in every])
         total = {"docs": 0, "length": 0, "df": {}}
@@ -152,8 +157,19 @@ class ShardedBm25:
             total["length"] += part["length"]
             for term, count in part["df"].items():
                 total["df"][term] = total["df"].get(term, 0) + count
-        answers = self.fanout.gather("lexical_scores", [(self.collection_id, query, total) for _ in every])
-        return merge_sparse([(ids, scores) for _shard, (ids, scores, _seq) in answers])
+        parts = [None] * self.fanout.shards  # unfiltered: every shard the same question, so searches ride
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            owner = shard_of(allowed, self.fanout.shards)
+            parts = [allowed[owner == shard] for shard in every]
+        wanted = np.asarray(wanted, dtype=np.int64)
+        args = [(self.collection_id, query, total, k, parts[shard], wanted, vector) for shard in every]
+        answers = self.fanout.gather("lexical_candidates", args)
+        ids, scores = merge_sparse([(ids, scores) for _shard, (ids, scores, _d, _s, _seq) in answers])
+        dense: dict[int, float] = {}
+        for _shard, (_ids, _scores, dense_ids, dense_scores, _seq) in answers:
+            dense.update(zip(np.asarray(dense_ids).tolist(), np.asarray(dense_scores).tolist(), strict=True))
+        return LexicalRound(ids, scores, dense)
 
 
 class ShardedLexicalIndexes(LexicalIndexes):
@@ -165,6 +181,17 @@ class ShardedLexicalIndexes(LexicalIndexes):
 
     def get(self, collection: Collection) -> Any:
         return ShardedBm25(self.fanout, collection.id)
+
+    def candidates(
+        self,
+        collection: Collection,
+        query: str,
+        k: int,
+        allowed: np.ndarray | None,
+        wanted: np.ndarray,
+        vector: np.ndarray | None,
+    ) -> LexicalRound:
+        return self.get(collection).candidates(query, k, allowed, wanted, vector)
 
     def apply(self, collection: Collection, delta: IndexDelta) -> None:
         """The shards read the delta from the change log (the vector side already nudged them)."""

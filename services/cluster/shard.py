@@ -202,10 +202,30 @@ class ShardServer:
     def term_stats(self, collection_id: int, query: str) -> tuple[dict, int]:
         return self.lexical.get(self.collection(collection_id)).term_stats(query).as_dict(), self.seq
 
-    def lexical_scores(self, collection_id: int, query: str, stats: dict) -> tuple[np.ndarray, np.ndarray, int]:
-        index = self.lexical.get(self.collection(collection_id))
-        ids, scores = index.scores_with(query, TermStats.of(stats))
-        return ids, scores, self.seq
+    def lexical_candidates(
+        self,
+        collection_id: int,
+        query: str,
+        stats: dict,
+        k: int,
+        allowed: np.ndarray | None,
+        wanted: np.ndarray,
+        vector: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """A hybrid or lexical search's second BM25 round: (ids, BM25 scores) of this shard's top ``k`` under
+        the global ``stats`` (among ``allowed``) and of the ``wanted`` ids it holds that match
+        (ShardBm25.candidate_scores_with); with the query ``vector``, (ids, dense scores) of those of its
+        answer not ``wanted`` (the ingress has no vectors); and the seq answered at."""
+        collection = self.collection(collection_id)
+        index = self.lexical.get(collection)
+        ids, scores = index.candidate_scores_with(query, TermStats.of(stats), k, allowed, wanted)
+        dense_ids, dense = ids[:0], np.zeros(0, dtype=np.float32)
+        if vector is not None:
+            others = ids[~np.isin(ids, wanted)]
+            dense_ids, matrix = self.vectors.get(collection).vectors(others)
+            # as hybrid.py scores a vector read from the index: one float32 dot product per chunk
+            dense = np.asarray([v @ vector for v in matrix], dtype=np.float32)
+        return ids, scores, dense_ids, dense, self.seq
 
     def term_stats_many(self, collection_id: int, queries: list[str]) -> tuple[list[dict], int]:
         """:meth:`term_stats` of several queries in one request (concurrent searches riding one fan-out,
@@ -213,13 +233,11 @@ class ShardServer:
         index = self.lexical.get(self.collection(collection_id))
         return [index.term_stats(query).as_dict() for query in queries], self.seq
 
-    def lexical_scores_many(
-        self, collection_id: int, calls: list[tuple[str, dict]]
-    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
-        """:meth:`lexical_scores` of several (query, global statistics) pairs in one request: each one's
-        (ids, scores), in order, and the seq answered at."""
-        index = self.lexical.get(self.collection(collection_id))
-        return [index.scores_with(query, TermStats.of(stats)) for query, stats in calls], self.seq
+    def lexical_candidates_many(self, collection_id: int, calls: list[tuple]) -> tuple[list[tuple], int]:
+        """:meth:`lexical_candidates` of several (query, global statistics, k, allowed, wanted, vector) calls
+        in one request: each one's answer without the seq, in order, and the seq answered at."""
+        answers = [self.lexical_candidates(collection_id, *call)[:-1] for call in calls]
+        return answers, self.seq
 
     def rebuild(self, collection_id: int) -> int:
         """Rebuild this shard's part of the collection from SQL; the number of vectors."""

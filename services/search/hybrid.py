@@ -2,8 +2,10 @@
 
 Each signal retrieves its top ``depth`` chunks (filters applied inside both indexes); then every candidate
 of the union is scored by *both* signals, so fusion never has to guess a missing score: BM25 scores come
-from the full score vector; dense scores come from the index for the chunks it found and from the
-stored vectors for the rest (all of them with ``diversity``, which needs them). With
+from the lexical round, which is given the dense candidates' ids (``LexicalIndexes.candidates``); dense
+scores come from the index for the chunks it found, from the lexical round where it could score them (a
+cluster's shards hold the vectors), and from the stored vectors for the rest (all of them with
+``diversity``, which needs them). With
 ``group_by_document`` each document takes its best chunk per signal. The fused ranking is optionally
 diversified with MMR.
 """
@@ -21,6 +23,7 @@ from index.lexical import lookup, top_k
 from services.context import ServiceContext
 from services.search.common import chunk_hits, query_vector, stored_vectors
 from services.search.types import Hit, SearchRequest, SearchResult
+from services.sync.lexical import LexicalRound
 from store import repositories as repo
 from store.models import Collection
 
@@ -93,7 +96,7 @@ def _candidates(
     """Each signal's top ``depth`` chunks, then both signals' scores for every chunk of the union."""
     query = request.query
     signals: Signals = {}
-    lexical_all: tuple[np.ndarray, np.ndarray] | None = None
+    lexical_all: LexicalRound | None = None
     if vector is not None:
         index = ctx.vectors.get(collection)
         limit = len(index) if allowed is None else len(allowed)
@@ -102,22 +105,28 @@ def _candidates(
     if mode != "dense":
         if ctx.lexical is None:  # the dispatcher refuses such modes first; this guards direct callers
             raise InvalidInput(f"mode {mode!r} needs a lexical index, which is not enabled")
-        lexical_all = ctx.lexical.get(collection).scores(query)
-        ids, scores = top_k(*lexical_all, depth, allowed)
+        # Only the lexical top ``depth`` and the dense candidates' BM25 scores, not every matching chunk.
+        dense_ids = np.fromiter(signals.get("dense", {}), dtype=np.int64)
+        lexical_all = ctx.lexical.candidates(collection, query, depth, allowed, dense_ids, vector)
+        ids, scores = top_k(lexical_all.ids, lexical_all.scores, depth, allowed)
         signals["lexical"] = {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
     union = sorted(set().union(*signals.values()))
     rows = chunk_hits(ctx, union)
     vectors: dict[int, np.ndarray] = {}
     if vector is not None:
-        # The index already scored what it found (the exact inner product); read the others' vectors.
+        # The index already scored what it found (the exact inner product); a cluster's lexical round scored
+        # the lexical-only candidates on the shards; read the vectors of the rest (of all, for diversity).
         found_dense = signals["dense"]
-        wanted = union if request.diversity else [i for i in union if i not in found_dense]
+        brought = lexical_all.dense if lexical_all is not None else {}
+        known = {i: brought[i] for i in union if i in brought and i not in found_dense}
+        wanted = union if request.diversity else [i for i in union if i not in found_dense and i not in known]
         vectors = stored_vectors(ctx, collection, wanted)
         dense = {i: score for i, score in found_dense.items() if i in rows}
-        dense.update((i, float(v @ vector)) for i, v in vectors.items() if i not in found_dense)
+        dense.update((i, score) for i, score in known.items() if i in rows)
+        dense.update((i, float(v @ vector)) for i, v in vectors.items() if i not in found_dense and i not in known)
         signals["dense"] = dense
     if "lexical" in signals and lexical_all is not None:
-        lexical = lookup(*lexical_all, union)
+        lexical = lookup(lexical_all.ids, lexical_all.scores, union)
         signals["lexical"] = {i: score for i, score in lexical.items() if score > 0}  # no term matched: not found
     return Candidates(signals, rows, vectors)
 

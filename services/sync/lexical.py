@@ -11,6 +11,7 @@ rebuilt from the database. Analysis options live in ``Collection.options["lexica
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +30,20 @@ from store.models import Chunk, Collection
 
 def lexical_options(collection: Collection) -> LexicalOptions:
     return LexicalOptions.from_dict((collection.options or {}).get("lexical"))
+
+
+@dataclass
+class LexicalRound:
+    """What a fusion's lexical round brings back (:meth:`LexicalIndexes.candidates`).
+
+    ``ids`` (int64, ascending) and ``scores`` (float32): BM25 scores of the top-``k`` chunks and of the
+    wanted ids that match; ``dense``: query-vector scores of some of those ids, where whoever answered holds
+    their vectors (a cluster's shards do; in one process the caller reads its own vector index instead).
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+    dense: dict[int, float] = field(default_factory=dict)
 
 
 class LexicalIndexes(DerivedIndexes[Bm25Index]):
@@ -51,6 +66,20 @@ class LexicalIndexes(DerivedIndexes[Bm25Index]):
         self, session: Session, collection: Collection, ids: np.ndarray | None
     ) -> Iterator[tuple[list[int], list[str]]]:
         return _iter_texts(session, collection.id, ids)
+
+    def candidates(
+        self,
+        collection: Collection,
+        query: str,
+        k: int,
+        allowed: np.ndarray | None,
+        wanted: np.ndarray,
+        vector: np.ndarray | None,
+    ) -> LexicalRound:
+        """A hybrid or lexical search's BM25 round: the top ``k`` chunks (among ``allowed``) and the scores of
+        the ``wanted`` ids (the dense candidates), see :meth:`~index.lexical.Bm25Index.candidate_scores`.
+        ``vector`` is not needed here: this process's vector index scores the lexical-only candidates."""
+        return LexicalRound(*self.get(collection).candidate_scores(query, k, allowed, wanted))
 
     # -- WriteListener (save, rebuild and drop come from DerivedIndexes) -------------------------
     def apply(self, collection: Collection, delta: IndexDelta) -> None:

@@ -1,5 +1,5 @@
 """Hybrid and lexical searches share fan-outs too (issue 13), without Ray: concurrent searches' BM25 rounds
-(``term_stats``, ``lexical_scores``) ride one request per shard, and each search keeps its own answer and its
+(``term_stats``, ``lexical_candidates``) ride one request per shard, and each search keeps its own answer and its
 own 503 / allow_partial decision."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.cluster.conftest import WORDS, corpus
 from tests.conftest import make_engine, reset_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.cluster]
-ROUNDS = ("search", "term_stats_many", "lexical_scores_many")  # what a hybrid search asks the shards, in order
+ROUNDS = ("search", "term_stats_many", "lexical_candidates_many")  # what a hybrid search asks the shards, in order
 QUERIES = [" ".join(WORDS[i : i + 2]) for i in range(0, 16, 2)]  # eight different two-word queries
 
 
@@ -154,10 +154,13 @@ def test_a_shard_answers_several_bm25_rounds_like_each_alone(setup) -> None:  # 
     for server in servers:
         stats, seq = server.term_stats_many(cid, QUERIES)
         assert stats == [server.term_stats(cid, q)[0] for q in QUERIES] and seq == server.seq
-        scored, seq = server.lexical_scores_many(cid, list(zip(QUERIES, stats, strict=True)))
-        for (ids, scores), query, part in zip(scored, QUERIES, stats, strict=True):
-            alone = server.lexical_scores(cid, query, part)
-            np.testing.assert_array_equal(ids, alone[0])
-            np.testing.assert_array_equal(scores, alone[1])
+        vector = np.ones(lone.context.collection("c").embedder_dim, dtype=np.float32)
+        calls = [(q, part, 5, None, np.array([1, 2, 3]), vector) for q, part in zip(QUERIES, stats, strict=True)]
+        answered, seq = server.lexical_candidates_many(cid, calls)
+        for together, call in zip(answered, calls, strict=True):
+            alone = server.lexical_candidates(cid, *call)
+            assert len(together) == 4 and alone[-1] == seq
+            for got, want in zip(together, alone[:-1], strict=True):
+                np.testing.assert_array_equal(got, want)
         with pytest.raises(CollectionNotFound):
             server.term_stats_many(10_000_000, QUERIES)

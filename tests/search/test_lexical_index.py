@@ -124,3 +124,46 @@ def test_vectorised_matrix_equals_bm25s_own_index() -> None:
     reference.index(([d.tolist() for d in docs], vocab), create_empty_token=False, show_progress=False)
     for query in ([0], [3, 17, 39], [5, 5, 12]):
         np.testing.assert_allclose(ours.get_scores_from_ids(query), reference.get_scores_from_ids(query), rtol=1e-5)
+
+
+def test_top_k_settles_ties_at_the_cut_by_id() -> None:
+    from index.lexical import top_k
+
+    # argpartition leaves an arbitrary subset of the tied chunks at the cut; a sharded search, whose shards
+    # cut first, must give the same k as one index: always the smallest ids among the ties
+    rng = np.random.default_rng(1)
+    ids = np.arange(40, dtype=np.int64)
+    scores = rng.choice([1.0, 2.0], 40).astype(np.float32)
+    assert top_k(ids, scores, 10)[0].tolist() == ids[np.lexsort((ids, -scores))][:10].tolist()
+
+
+def _corpus_index(kind: type[Bm25Index]) -> Bm25Index:
+    rng = np.random.default_rng(5)
+    words = "comet star orbit river bread oven yeast storm gene cell".split()
+    index = kind()
+    index.add(np.arange(1, 301, dtype=np.int64), [" ".join(rng.choice(words, rng.integers(2, 9))) for _ in range(300)])
+    return index
+
+
+def test_candidate_scores_keep_what_fusion_reads_of_the_score_vector() -> None:
+    from index.lexical import lookup, top_k
+    from index.lexical_shard import ShardBm25
+
+    index, shard = _corpus_index(Bm25Index), _corpus_index(ShardBm25)
+    allowed = np.arange(1, 301, 3, dtype=np.int64)
+    wanted = np.array([4, 8, 15, 16, 23, 42, 999], dtype=np.int64)
+    for query in ("comet", "star orbit storm", "bread bread gene", "zeppelin"):
+        every = index.scores(query)
+        for k, allow in ((5, None), (12, allowed), (1000, None)):
+            ids, scores = index.candidate_scores(query, k, allow, wanted)
+            assert np.all(np.diff(ids) > 0) and np.all(scores > 0)
+            assert len(ids) <= min(k, int((every[1] > 0).sum())) + len(wanted)  # not every matching chunk
+            for got, want in zip(top_k(ids, scores, k, allow), top_k(*every, k, allow), strict=True):
+                np.testing.assert_array_equal(got, want)
+            matching = {w: s for w, s in lookup(*every, wanted.tolist()).items() if s}
+            assert lookup(ids, scores, wanted.tolist()) == matching
+            # a shard scored with its own statistics is the whole index: the same answer
+            stats = shard.term_stats(query)
+            shard_ids, shard_scores = shard.candidate_scores_with(query, stats, k, allow, wanted)
+            np.testing.assert_array_equal(shard_ids, ids)
+            np.testing.assert_allclose(shard_scores, scores, rtol=1e-6)
