@@ -1,4 +1,9 @@
-"""What bench/cluster.py measures besides search: a shard replica's recovery after SIGKILL, and ingest rates."""
+"""What bench/cluster.py measures besides search: a shard replica's recovery after SIGKILL, and ingest rates.
+
+The ingest rates alone, on a database of their own (everything in it is replaced):
+
+    python -m bench.cluster_ops --database-url postgresql+psycopg://... --docs 1500 [--replica-cpus 0.5]
+"""
 
 from __future__ import annotations
 
@@ -45,3 +50,36 @@ def ingest_rates(settings: Any, corpus: Path, limit: int) -> dict[str, float]:
         rates[name] = round(len(docs) / (time.perf_counter() - started), 2)
     engine.close()
     return rates
+
+
+def main() -> None:
+    import argparse
+    import json
+    import tempfile
+
+    from sqlalchemy import create_engine, text
+
+    from core.settings import Settings
+    from services.cluster.raylink import connect
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default=os.environ.get("LATENTSPACE_DATABASE_URL"))
+    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/beir-scifact/corpus.jsonl"))
+    parser.add_argument("--docs", type=int, default=1500)
+    parser.add_argument("--replica-cpus", type=float, default=None, help="LATENTSPACE_CLUSTER_REPLICA_CPUS")
+    args = parser.parse_args()
+    db = create_engine(args.database_url)
+    with db.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+    chosen = {"cluster_replica_cpus": args.replica_cpus} if args.replica_cpus else {}
+    data_dir = Path(tempfile.mkdtemp(prefix="bench-cluster-ops-"))
+    settings = Settings(data_dir=data_dir, database_url=args.database_url, **chosen, _env_file=None)
+    connect("local", num_cpus=os.cpu_count())
+    rates = ingest_rates(settings, args.corpus, args.docs)
+    print(json.dumps({"docs": args.docs, "cluster_replica_cpus": settings.cluster_replica_cpus, **rates}))
+
+
+if __name__ == "__main__":
+    main()
