@@ -36,6 +36,7 @@ from ingest.pipeline import IndexDelta
 from services.cluster.coalesce import CoalescingPool
 from services.cluster.fanout import Fanout, ShardPool, merge_sparse, merge_top_k
 from services.cluster.logclock import LogClock
+from services.cluster.termstats import TermStatsCache, still_current, summed
 from services.context import ServiceContext
 from services.engine import Engine
 from services.hitcache import HitCache
@@ -138,10 +139,11 @@ class ShardedVectorIndexes(VectorIndexes):
 
 
 class ShardedBm25:
-    """The Bm25Index face of a collection spread over the shards, with global statistics: two rounds."""
+    """The Bm25Index face of a collection spread over the shards, with global statistics: two rounds, or one
+    when the query's statistics are kept and still current (services/cluster/termstats.py)."""
 
-    def __init__(self, fanout: Fanout, collection_id: int) -> None:
-        self.fanout, self.collection_id = fanout, collection_id
+    def __init__(self, fanout: Fanout, collection_id: int, kept: TermStatsCache) -> None:
+        self.fanout, self.collection_id, self.kept = fanout, collection_id, kept
 
     def candidates(
         self, query: str, k: int, allowed: np.ndarray | None, wanted: np.ndarray, vector: np.ndarray | None
@@ -149,27 +151,47 @@ class ShardedBm25:
         """:meth:`LexicalIndexes.candidates` over every shard that answered: the query terms' statistics summed
         over the shards, then each shard's top ``k`` (of its part of ``allowed``), the BM25 scores of the
         ``wanted`` ids it holds and, given the query ``vector``, the dense scores of its other candidates."""
+        question = (query, k, allowed, np.asarray(wanted, dtype=np.int64), vector)
+        kept = self.kept.get(self.collection_id, query)
+        if kept is not None:
+            total, seqs = kept
+            answers = self._candidates(total, *question)
+            if len(answers) == self.fanout.shards and still_current(seqs, answers):
+                return _round(answers)
+            # A shard applied a write since (or did not answer: partial answers use the statistics of the
+            # shards that answer): ask again.
+            self.kept.drop(self.collection_id, query)
+        stats = self.fanout.gather("term_stats", [(self.collection_id, query)] * self.fanout.shards)
+        total, seqs = summed(stats)
+        if len(stats) == self.fanout.shards:  # only statistics of every shard are kept
+            self.kept.put(self.collection_id, query, total, seqs)
+        return _round(self._candidates(total, *question))
+
+    def _candidates(
+        self,
+        total: dict,
+        query: str,
+        k: int,
+        allowed: np.ndarray | None,
+        wanted: np.ndarray,
+        vector: np.ndarray | None,
+    ) -> list[tuple[int, Any]]:
         every = range(self.fanout.shards)
-        stats = self.fanout.gather("term_stats", [(self.collection_id, query) for _ in every])
-        total = {"docs": 0, "length": 0, "df": {}}
-        for _shard, (part, _seq) in stats:
-            total["docs"] += part["docs"]
-            total["length"] += part["length"]
-            for term, count in part["df"].items():
-                total["df"][term] = total["df"].get(term, 0) + count
         parts = [None] * self.fanout.shards  # unfiltered: every shard the same question, so searches ride
         if allowed is not None:
             allowed = np.asarray(allowed, dtype=np.int64)
             owner = shard_of(allowed, self.fanout.shards)
             parts = [allowed[owner == shard] for shard in every]
-        wanted = np.asarray(wanted, dtype=np.int64)
         args = [(self.collection_id, query, total, k, parts[shard], wanted, vector) for shard in every]
-        answers = self.fanout.gather("lexical_candidates", args)
-        ids, scores = merge_sparse([(ids, scores) for _shard, (ids, scores, _d, _s, _seq) in answers])
-        dense: dict[int, float] = {}
-        for _shard, (_ids, _scores, dense_ids, dense_scores, _seq) in answers:
-            dense.update(zip(np.asarray(dense_ids).tolist(), np.asarray(dense_scores).tolist(), strict=True))
-        return LexicalRound(ids, scores, dense)
+        return self.fanout.gather("lexical_candidates", args)
+
+
+def _round(answers: list[tuple[int, Any]]) -> LexicalRound:
+    ids, scores = merge_sparse([(ids, scores) for _shard, (ids, scores, _d, _s, _seq) in answers])
+    dense: dict[int, float] = {}
+    for _shard, (_ids, _scores, dense_ids, dense_scores, _seq) in answers:
+        dense.update(zip(np.asarray(dense_ids).tolist(), np.asarray(dense_scores).tolist(), strict=True))
+    return LexicalRound(ids, scores, dense)
 
 
 class ShardedLexicalIndexes(LexicalIndexes):
@@ -178,9 +200,10 @@ class ShardedLexicalIndexes(LexicalIndexes):
     def __init__(self, settings: Settings, sessions: sessionmaker[Session], fanout: Fanout) -> None:
         super().__init__(settings.index_dir(), sessions, None)
         self.fanout = fanout
+        self.kept = TermStatsCache()
 
     def get(self, collection: Collection) -> Any:
-        return ShardedBm25(self.fanout, collection.id)
+        return ShardedBm25(self.fanout, collection.id, self.kept)
 
     def candidates(
         self,
