@@ -155,7 +155,7 @@ class ShardedBm25:
         kept = self.kept.get(self.collection_id, query)
         if kept is not None:
             total, seqs = kept
-            answers = self._candidates(total, *question)
+            answers = self._candidates(total, question)
             if len(answers) == self.fanout.shards and still_current(seqs, answers):
                 return _round(answers)
             # A shard applied a write since (or did not answer: partial answers use the statistics of the
@@ -165,17 +165,11 @@ class ShardedBm25:
         total, seqs = summed(stats)
         if len(stats) == self.fanout.shards:  # only statistics of every shard are kept
             self.kept.put(self.collection_id, query, total, seqs)
-        return _round(self._candidates(total, *question))
+        return _round(self._candidates(total, question))
 
-    def _candidates(
-        self,
-        total: dict,
-        query: str,
-        k: int,
-        allowed: np.ndarray | None,
-        wanted: np.ndarray,
-        vector: np.ndarray | None,
-    ) -> list[tuple[int, Any]]:
+    def _candidates(self, total: dict, question: tuple) -> list[tuple[int, Any]]:
+        """The candidates round of ``question`` (query, k, allowed, wanted, vector) scored with ``total``."""
+        query, k, allowed, wanted, vector = question
         every = range(self.fanout.shards)
         parts = [None] * self.fanout.shards  # unfiltered: every shard the same question, so searches ride
         if allowed is not None:
