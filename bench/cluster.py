@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from bench.cluster_floor import floor_summary, floor_workload, in_process_engine
-from bench.cluster_ops import ingest_rates, kill_and_wait
+from bench.cluster_ops import fresh_schema, ingest_rates, kill_and_wait
 from bench.cluster_text import dense_rides_only, text_workload
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -234,17 +234,11 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
-
     from core.settings import Settings
     from services.cluster.raylink import connect
     from services.engine import Engine
 
-    db = create_engine(args.database_url)  # a benchmark database of its own: everything in it is replaced
-    with db.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    db.dispose()
+    fresh_schema(args.database_url)  # a benchmark database of its own: everything in it is replaced
     tmp = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     settings = Settings(
         data_dir=tmp,

@@ -52,12 +52,21 @@ def ingest_rates(settings: Any, corpus: Path, limit: int) -> dict[str, float]:
     return rates
 
 
+def fresh_schema(database_url: str) -> None:
+    """Empty a benchmark database of its own: everything in it is replaced."""
+    from sqlalchemy import create_engine, text
+
+    db = create_engine(database_url)
+    with db.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.dispose()
+
+
 def main() -> None:
     import argparse
     import json
     import tempfile
-
-    from sqlalchemy import create_engine, text
 
     from core.settings import Settings
     from services.cluster.raylink import connect
@@ -68,11 +77,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1500)
     parser.add_argument("--replica-cpus", type=float, default=None, help="LATENTSPACE_CLUSTER_REPLICA_CPUS")
     args = parser.parse_args()
-    db = create_engine(args.database_url)
-    with db.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    db.dispose()
+    fresh_schema(args.database_url)
     chosen = {"cluster_replica_cpus": args.replica_cpus} if args.replica_cpus else {}
     data_dir = Path(tempfile.mkdtemp(prefix="bench-cluster-ops-"))
     settings = Settings(data_dir=data_dir, database_url=args.database_url, **chosen, _env_file=None)
